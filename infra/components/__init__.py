@@ -1,0 +1,1 @@
+"""One `pulumi.ComponentResource` per concern; each child has `parent=self` and inherits the provider."""

@@ -1,0 +1,92 @@
+"""The CloudWatch dashboard body as a pure function of (region, models, prices).
+
+Cost is CloudWatch metric math over the token metrics: tokens x USD-per-million / 1e6 per model, so the
+figure is an estimate at the configured prices, not a bill.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from infra.catalog import BEDROCK_NAMESPACE, DASHBOARD_METRICS
+from provisioning.catalog import Price
+
+WIDTH = 12
+HEIGHT = 6
+COST_PERIOD_SECONDS = 86400
+METRIC_PERIOD_SECONDS = 300
+
+
+def model_slug(model_id: str) -> str:
+    """A name fragment for a model id: `us.anthropic.claude-3-7-...-v1:0` -> `us-anthropic-claude-3-7-...-v1-0`."""
+    return re.sub(r"[^a-z0-9]+", "-", model_id.lower()).strip("-")
+
+
+def _metric_widget(
+    region: str, title: str, metric: str, stat: str, models: Sequence[str], index: int
+) -> dict[str, Any]:
+    return {
+        "type": "metric",
+        "x": (index % 2) * WIDTH,
+        "y": (index // 2) * HEIGHT,
+        "width": WIDTH,
+        "height": HEIGHT,
+        "properties": {
+            "title": title,
+            "region": region,
+            "view": "timeSeries",
+            "stat": stat,
+            "period": METRIC_PERIOD_SECONDS,
+            "metrics": [[BEDROCK_NAMESPACE, metric, "ModelId", model] for model in models],
+        },
+    }
+
+
+def cost_expression(input_id: str, output_id: str, price: Price) -> str:
+    """Metric math for the estimated USD cost of one model in one period."""
+    return f"({input_id}*{price.input!r}+{output_id}*{price.output!r})/1000000"
+
+
+def _cost_widget(region: str, models: Sequence[str], prices: Mapping[str, Price], index: int) -> dict[str, Any]:
+    metrics: list[list[Any]] = []
+    for n, model in enumerate(m for m in models if m in prices):
+        input_id, output_id = f"in{n}", f"out{n}"
+        metrics.append(
+            [
+                {
+                    "expression": cost_expression(input_id, output_id, prices[model]),
+                    "label": f"{model} (USD)",
+                    "id": f"cost{n}",
+                }
+            ]
+        )
+        metrics.append([BEDROCK_NAMESPACE, "InputTokenCount", "ModelId", model, {"id": input_id, "visible": False}])
+        metrics.append([BEDROCK_NAMESPACE, "OutputTokenCount", "ModelId", model, {"id": output_id, "visible": False}])
+    return {
+        "type": "metric",
+        "x": (index % 2) * WIDTH,
+        "y": (index // 2) * HEIGHT,
+        "width": WIDTH,
+        "height": HEIGHT,
+        "properties": {
+            "title": "Estimated cost per day (USD, at configured prices)",
+            "region": region,
+            "view": "timeSeries",
+            "stat": "Sum",
+            "period": COST_PERIOD_SECONDS,
+            "metrics": metrics,
+        },
+    }
+
+
+def dashboard_body(region: str, models: Sequence[str], prices: Mapping[str, Price]) -> dict[str, Any]:
+    """Invocations, latency, errors, throttles, tokens per model, and the estimated cost widget."""
+    widgets = [
+        _metric_widget(region, title, metric, stat, models, index)
+        for index, (title, metric, stat) in enumerate(DASHBOARD_METRICS)
+    ]
+    if any(m in prices for m in models):
+        widgets.append(_cost_widget(region, models, prices, len(widgets)))
+    return {"widgets": widgets}

@@ -1,0 +1,206 @@
+"""IAM and KMS policy documents as pure functions of data.
+
+No Pulumi here: components resolve account ids and ARNs, then call these functions, so each document is
+unit-tested (and linted) as a plain dict. Shapes follow reference/aws-bedrock-logging-and-iam.md §14, §16.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from infra.catalog import (
+    ALARMS_KMS_ACTIONS,
+    BEDROCK_INVOKE_ACTIONS,
+    BEDROCK_LOG_STREAM,
+    LOGGING_ROLE_ACTIONS,
+    LOGS_KMS_ACTIONS,
+    PARTITION,
+)
+
+PolicyDocument = dict[str, Any]
+VERSION = "2012-10-17"
+
+# A US commercial region: `us-east-1`, `us-west-2`, ... (`us-gov-*` is another partition).
+_US_REGION = re.compile(r"^us-(east|west)-\d+$")
+_FOUNDATION_MODEL_ARN = re.compile(rf"^arn:{PARTITION}:bedrock:(?P<region>[a-z0-9-]+)::foundation-model/(?P<model>.+)$")
+
+
+class PolicyError(ValueError):
+    """Data that would produce a document breaking an invariant (e.g. a route outside the US)."""
+
+
+@dataclass(frozen=True)
+class ModelGrant:
+    """What the Elasticsearch principal may invoke for one allow-listed model id.
+
+    `profile_arn` is set for a `us.` inference profile; `foundation_model_arns` are then the models in every
+    region the profile routes to, usable only through that profile. Without a profile the single
+    foundation-model ARN is in the stack's own region.
+    """
+
+    model_id: str
+    foundation_model_arns: tuple[str, ...]
+    profile_arn: str | None = None
+
+
+def foundation_model_arn(region: str, foundation_model_id: str) -> str:
+    return f"arn:{PARTITION}:bedrock:{region}::foundation-model/{foundation_model_id}"
+
+
+def inference_profile_arn(region: str, account_id: str, profile_id: str) -> str:
+    return f"arn:{PARTITION}:bedrock:{region}:{account_id}:inference-profile/{profile_id}"
+
+
+def log_group_arn(region: str, account_id: str, log_group_name: str) -> str:
+    """The ARN without the `:*` suffix, as CloudWatch Logs puts it in the KMS encryption context."""
+    return f"arn:{PARTITION}:logs:{region}:{account_id}:log-group:{log_group_name}"
+
+
+def profile_grant(
+    model_id: str, foundation_model_id: str, profile_arn: str, routed_model_arns: Sequence[str]
+) -> ModelGrant:
+    """A grant for a US inference profile from the model ARNs Bedrock says it routes to.
+
+    Refuses a route outside US regions or to another model: either would break the US-only promise or
+    grant more than the allow-list says.
+    """
+    if not routed_model_arns:
+        raise PolicyError(f"{model_id}: the inference profile lists no foundation models")
+    for arn in routed_model_arns:
+        match = _FOUNDATION_MODEL_ARN.match(arn)
+        if match is None:
+            raise PolicyError(f"{model_id}: {arn!r} is not a foundation-model ARN")
+        if not _US_REGION.match(match["region"]):
+            raise PolicyError(f"{model_id}: the inference profile routes to {match['region']}, outside the US")
+        if match["model"] != foundation_model_id:
+            raise PolicyError(f"{model_id}: the inference profile routes to another model, {match['model']}")
+    return ModelGrant(
+        model_id=model_id,
+        foundation_model_arns=tuple(sorted(set(routed_model_arns))),
+        profile_arn=profile_arn,
+    )
+
+
+def in_region_grant(model_id: str, region: str) -> ModelGrant:
+    return ModelGrant(model_id=model_id, foundation_model_arns=(foundation_model_arn(region, model_id),))
+
+
+def bedrock_invoke_policy(grants: Sequence[ModelGrant]) -> PolicyDocument:
+    """Invoke-only access to exactly the granted models: no wildcard action or resource.
+
+    A foundation model reached through a profile is conditioned on that profile's ARN, so the principal
+    cannot call the model directly in a region of its choosing (AWS "inference profile prerequisites").
+    """
+    if not grants:
+        raise PolicyError("no models to grant")
+    statements: list[dict[str, Any]] = []
+    for index, grant in enumerate(sorted(grants, key=lambda g: g.model_id)):
+        actions = list(BEDROCK_INVOKE_ACTIONS)
+        if grant.profile_arn is None:
+            statements.append(
+                {
+                    "Sid": f"InvokeModelInRegion{index}",
+                    "Effect": "Allow",
+                    "Action": actions,
+                    "Resource": list(grant.foundation_model_arns),
+                }
+            )
+            continue
+        statements.append(
+            {
+                "Sid": f"InvokeProfile{index}",
+                "Effect": "Allow",
+                "Action": actions,
+                "Resource": [grant.profile_arn],
+            }
+        )
+        statements.append(
+            {
+                "Sid": f"InvokeModelViaProfile{index}",
+                "Effect": "Allow",
+                "Action": actions,
+                "Resource": list(grant.foundation_model_arns),
+                # ArnEquals: the condition key is ARN-typed.
+                "Condition": {"ArnEquals": {"bedrock:InferenceProfileArn": grant.profile_arn}},
+            }
+        )
+    return {"Version": VERSION, "Statement": statements}
+
+
+def logging_trust_policy(account_id: str, region: str) -> PolicyDocument:
+    """Only Bedrock, acting for this account in this region, may assume the logging role (confused deputy)."""
+    return {
+        "Version": VERSION,
+        "Statement": [
+            {
+                "Sid": "BedrockLogsForThisAccount",
+                "Effect": "Allow",
+                "Principal": {"Service": "bedrock.amazonaws.com"},
+                "Action": "sts:AssumeRole",
+                "Condition": {
+                    "StringEquals": {"aws:SourceAccount": account_id},
+                    "ArnLike": {"aws:SourceArn": f"arn:{PARTITION}:bedrock:{region}:{account_id}:*"},
+                },
+            }
+        ],
+    }
+
+
+def logging_role_policy(account_id: str, region: str, log_group_name: str) -> PolicyDocument:
+    """Create the invocation stream and put events in it; nothing else (no CreateLogGroup)."""
+    stream = f"{log_group_arn(region, account_id, log_group_name)}:log-stream:{BEDROCK_LOG_STREAM}"
+    return {
+        "Version": VERSION,
+        "Statement": [
+            {
+                "Sid": "WriteInvocationMetadata",
+                "Effect": "Allow",
+                "Action": list(LOGGING_ROLE_ACTIONS),
+                "Resource": stream,
+            }
+        ],
+    }
+
+
+def key_policy(account_id: str, region: str, log_group_name: str) -> PolicyDocument:
+    """The project key: the account administers it (and grants use through IAM), CloudWatch Logs may use
+    it only for our log group, CloudWatch alarms may publish to the topic it encrypts.
+
+    In a key policy `Resource: "*"` means "this key".
+    """
+    return {
+        "Version": VERSION,
+        "Statement": [
+            {
+                "Sid": "AccountAdministersKey",
+                "Effect": "Allow",
+                "Principal": {"AWS": f"arn:{PARTITION}:iam::{account_id}:root"},
+                "Action": "kms:*",
+                "Resource": "*",
+            },
+            {
+                "Sid": "CloudWatchLogsEncryptsInvocationLogGroup",
+                "Effect": "Allow",
+                "Principal": {"Service": f"logs.{region}.amazonaws.com"},
+                "Action": list(LOGS_KMS_ACTIONS),
+                "Resource": "*",
+                "Condition": {
+                    "ArnEquals": {
+                        "kms:EncryptionContext:aws:logs:arn": log_group_arn(region, account_id, log_group_name)
+                    }
+                },
+            },
+            {
+                # Alarms cannot publish to a topic under an AWS-managed key; a customer key must allow
+                # them. AWS's own example carries no condition (kms:CallerAccount breaks delivery).
+                "Sid": "CloudWatchAlarmsPublishToEncryptedTopic",
+                "Effect": "Allow",
+                "Principal": {"Service": "cloudwatch.amazonaws.com"},
+                "Action": list(ALARMS_KMS_ACTIONS),
+                "Resource": "*",
+            },
+        ],
+    }

@@ -1,0 +1,132 @@
+"""The shipped catalog of Bedrock models, US regions and prices (`data/catalog.json`).
+
+One data file is the single source of truth for both halves of the project: the Pulumi stack's default
+model allow-list and price table, and the CLI's region and provider checks. Everything here is pure:
+parsing a model id needs no AWS call.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+TaskType = Literal["chat_completion", "completion", "text_embedding"]
+
+# The only geographic prefix whose cross-region profile stays inside the US (`eu.`, `apac.`, `global.` do not).
+US_PROFILE_PREFIX = "us"
+_SEGMENT = re.compile(r"^[a-z0-9][a-z0-9_:\-]*$")
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Price(_Frozen):
+    """USD per million tokens."""
+
+    input: float = Field(ge=0)
+    output: float = Field(ge=0)
+
+
+class CatalogModel(_Frozen):
+    id: str
+    name: str
+    general_purpose_llm: Literal["v1", "v2"] | None
+    stack_default: bool
+    task_types: tuple[TaskType, ...]
+    price: Price
+
+
+class Regions(_Frozen):
+    default: str
+    allowed: tuple[str, ...]
+    source: str
+
+
+class PriceSource(_Frozen):
+    currency: Literal["USD"]
+    unit: str
+    as_of: str
+    source: str
+    note: str
+
+
+class Catalog(_Frozen):
+    schema_version: Literal[1]
+    regions: Regions
+    vendors: dict[str, str] = Field(description="Bedrock model-id vendor -> Elasticsearch `provider`")
+    models: tuple[CatalogModel, ...]
+    prices: PriceSource
+
+    def stack_default_models(self) -> tuple[str, ...]:
+        """Model ids the stack allows when `models` is not configured (General Purpose LLM v1 and v2)."""
+        return tuple(m.id for m in self.models if m.stack_default)
+
+    def default_prices(self) -> dict[str, Price]:
+        return {m.id: m.price for m in self.models}
+
+
+@dataclass(frozen=True)
+class ModelId:
+    """A parsed Bedrock model id: `us.anthropic.claude-...` (US profile) or `amazon.titan-...` (in-region)."""
+
+    raw: str
+    vendor: str
+    foundation_model_id: str
+    via_us_profile: bool
+
+
+class ModelIdError(ValueError):
+    """A model id the project refuses (wildcard, ARN, non-US profile, unknown vendor)."""
+
+
+@cache
+def load_catalog() -> Catalog:
+    """Read and validate the packaged catalog once per process."""
+    text = resources.files("provisioning").joinpath("data/catalog.json").read_text(encoding="utf-8")
+    return Catalog.model_validate(json.loads(text))
+
+
+def parse_model_id(raw: str, vendors: dict[str, str] | None = None) -> ModelId:
+    """Parse `raw` or raise ModelIdError with a one-line reason.
+
+    Accepted: `<vendor>.<model>` (a foundation model invoked in-region) and `us.<vendor>.<model>` (the
+    US cross-region inference profile). Any other geography is refused: it would route outside the US.
+    """
+    known = vendors if vendors is not None else load_catalog().vendors
+    if any(c in raw for c in "*?"):
+        raise ModelIdError(f"{raw!r}: wildcards are not allowed; list exact model ids")
+    if raw.startswith("arn:"):
+        raise ModelIdError(f"{raw!r}: give the model or inference-profile id, not an ARN")
+    parts = raw.split(".")
+    if len(parts) < 2 or not all(_SEGMENT.match(p) for p in parts):
+        raise ModelIdError(f"{raw!r} is not a Bedrock model id (expected e.g. us.anthropic.claude-...)")
+    via_profile = parts[0] not in known
+    if via_profile:
+        if parts[0] != US_PROFILE_PREFIX:
+            raise ModelIdError(
+                f"{raw!r}: only US inference profiles ('us.' prefix) keep requests in US regions; "
+                f"'{parts[0]}.' is not allowed"
+            )
+        parts = parts[1:]
+    if len(parts) < 2 or parts[0] not in known:
+        raise ModelIdError(f"{raw!r}: unknown model vendor; known vendors: {', '.join(sorted(known))}")
+    return ModelId(raw=raw, vendor=parts[0], foundation_model_id=".".join(parts), via_us_profile=via_profile)
+
+
+__all__ = [
+    "Catalog",
+    "CatalogModel",
+    "ModelId",
+    "ModelIdError",
+    "Price",
+    "TaskType",
+    "load_catalog",
+    "parse_model_id",
+]

@@ -1,0 +1,112 @@
+"""The Elasticsearch principal: invoke-only IAM, the key in a KMS-encrypted secret, overlapping rotation."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from infra.components.bedrock_access import BedrockAccess, BedrockAccessArgs, key_slots
+from tests.infra.conftest import ACCOUNT, FAKE_SECRET_PREFIX, Engine, policy_of, scoped_to, secret_wrapped
+from tests.infra.iam_lint import lint
+
+V1 = "us.anthropic.claude-3-7-sonnet-20250219-v1:0"
+V2 = "us.anthropic.claude-sonnet-4-5-20250929-v1:0"
+TITAN = "amazon.titan-embed-text-v2:0"
+KEY_ARN = f"arn:aws:kms:us-east-1:{ACCOUNT}:key/abc"
+
+
+def build(engine: Engine, models: tuple[str, ...] = (V1, V2), generation: int = 1, region: str = "us-east-1") -> None:
+    engine.run(
+        lambda: BedrockAccess("access", BedrockAccessArgs(region, models, KEY_ARN, generation), scoped_to(region))
+    )
+
+
+def test_principal_policy_is_invoke_only_on_the_allow_list(engine: Engine) -> None:
+    build(engine, models=(V1, V2, TITAN), region="us-east-2")
+    user_policy = engine.mocks.one("aws:iam/userPolicy:UserPolicy")
+    policy = policy_of(user_policy)
+    actions = {a for s in policy["Statement"] for a in s["Action"]}
+    resources = [r for s in policy["Statement"] for r in s["Resource"]]
+    assert actions == {"bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream"}, user_policy.urn
+    assert not any("*" in r for r in resources), user_policy.urn
+    profiles = {r for r in resources if ":inference-profile/" in r}
+    assert profiles == {f"arn:aws:bedrock:us-east-2:{ACCOUNT}:inference-profile/{m}" for m in (V1, V2)}
+    models = {r.split("foundation-model/")[1] for r in resources if ":foundation-model/" in r}
+    assert models == {V1.removeprefix("us."), V2.removeprefix("us."), TITAN}
+    regions = {r.split(":")[3] for r in resources}
+    assert regions <= {"us-east-1", "us-east-2", "us-west-2"}
+    assert lint(policy) == []
+
+
+def test_profiles_are_read_through_the_explicit_provider(engine: Engine) -> None:
+    build(engine, region="us-west-2")
+    lookup = "aws:bedrock/getInferenceProfile:getInferenceProfile"
+    profile_calls = [c for c in engine.mocks.calls if c.token == lookup]
+    assert sorted(c.args["inferenceProfileId"] for c in profile_calls) == [V1, V2]
+    assert all(c.provider.split("::")[-2] == "aws-us-west-2" for c in profile_calls)
+
+
+def test_a_profile_routing_outside_the_us_fails_the_deployment(engine: Engine) -> None:
+    engine.mocks.profile_routes[V2] = ("us-east-1", "eu-central-1")
+    # Pulumi re-raises the PolicyError from inside the policy's apply as a ValueError naming the resource.
+    with pytest.raises(ValueError, match="routes to eu-central-1, outside the US"):
+        build(engine)
+    assert engine.mocks.of_type("aws:iam/userPolicy:UserPolicy") == []
+
+
+def test_credentials_secret_is_kms_encrypted_json_marked_secret(engine: Engine) -> None:
+    build(engine)
+    secret = engine.mocks.one("aws:secretsmanager/secret:Secret")
+    assert secret.inputs["kmsKeyId"] == KEY_ARN, secret.urn
+    version = engine.mocks.one("aws:secretsmanager/secretVersion:SecretVersion")
+    value = version.inputs["secretString"]
+    assert secret_wrapped(value), f"{version.urn}: secretString must reach the engine as a secret"
+    document = json.loads(value["value"])
+    assert set(document) == {"access_key_id", "secret_access_key"}
+    assert document["secret_access_key"].startswith(FAKE_SECRET_PREFIX)
+
+
+def test_generation_one_has_one_key_and_the_secret_holds_it(engine: Engine) -> None:
+    build(engine, generation=1)
+    keys = engine.mocks.of_type("aws:iam/accessKey:AccessKey")
+    assert [k.name for k in keys] == ["access-access-key-1"]
+    assert engine.request("access-access-key-1").replacement_trigger.number_value == 1
+    version = engine.mocks.one("aws:secretsmanager/secretVersion:SecretVersion")
+    assert json.loads(version.inputs["secretString"]["value"])["secret_access_key"].endswith("access-key-1")
+
+
+def test_bumping_the_generation_adds_a_key_and_keeps_the_one_in_use(engine: Engine) -> None:
+    build(engine, generation=2)
+    keys = sorted(k.name for k in engine.mocks.of_type("aws:iam/accessKey:AccessKey"))
+    assert keys == ["access-access-key-0", "access-access-key-1"]
+    # The key Elasticsearch uses now (generation 1, slot 1) keeps its trigger: the engine does not replace it.
+    assert engine.request("access-access-key-1").replacement_trigger.number_value == 1
+    assert engine.request("access-access-key-0").replacement_trigger.number_value == 2
+    version = engine.mocks.one("aws:secretsmanager/secretVersion:SecretVersion")
+    assert json.loads(version.inputs["secretString"]["value"])["secret_access_key"].endswith("access-key-0")
+
+
+def test_a_replaced_key_slot_is_deleted_before_it_is_recreated(engine: Engine) -> None:
+    build(engine, generation=3)
+    for name in ("access-access-key-0", "access-access-key-1"):
+        request = engine.request(name)
+        assert request.deleteBeforeReplace is True, f"{name}: IAM allows two keys per user"
+
+
+@given(st.integers(min_value=1, max_value=10_000))
+def test_key_slots_property_overlap_and_limit(generation: int) -> None:
+    now, then = key_slots(generation), key_slots(generation + 1)
+    assert len(now) <= 2
+    assert len(then) <= 2
+    assert generation in now.values()
+    # After a bump the previous current key is still there, in the same slot: created before deleted.
+    assert then[generation % 2] == generation
+    assert then[(generation + 1) % 2] == generation + 1
+
+
+def test_key_slots_refuse_generation_zero() -> None:
+    with pytest.raises(ValueError, match="starts at 1"):
+        key_slots(0)

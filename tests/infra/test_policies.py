@@ -1,0 +1,165 @@
+"""IAM and KMS documents as plain data: least privilege, US-only routes, confused-deputy conditions, lint."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from infra.catalog import BEDROCK_INVOKE_ACTIONS
+from infra.policies import (
+    ModelGrant,
+    PolicyError,
+    bedrock_invoke_policy,
+    foundation_model_arn,
+    in_region_grant,
+    inference_profile_arn,
+    key_policy,
+    logging_role_policy,
+    logging_trust_policy,
+    profile_grant,
+)
+from tests.infra.iam_lint import lint
+
+ACCOUNT = "123456789012"
+REGION = "us-east-1"
+GROUP = "/managed-llm/dev/bedrock-invocations"
+FM_SONNET = "anthropic.claude-sonnet-4-5-20250929-v1:0"
+PROFILE = f"us.{FM_SONNET}"
+PROFILE_ARN = inference_profile_arn(REGION, ACCOUNT, PROFILE)
+US = ("us-east-1", "us-east-2", "us-west-2")
+
+
+def sonnet_grant(regions: tuple[str, ...] = US) -> ModelGrant:
+    return profile_grant(PROFILE, FM_SONNET, PROFILE_ARN, [foundation_model_arn(r, FM_SONNET) for r in regions])
+
+
+def as_list(value: str | list[str]) -> list[str]:
+    return [value] if isinstance(value, str) else value
+
+
+def assert_no_wildcards(policy: dict[str, Any]) -> None:
+    for statement in policy["Statement"]:
+        for action in as_list(statement["Action"]):
+            assert "*" not in action, f"{statement['Sid']}: wildcard action {action}"
+        for resource in as_list(statement["Resource"]):
+            assert "*" not in resource, f"{statement['Sid']}: wildcard resource {resource}"
+
+
+def test_invoke_policy_allows_only_invoke_actions_on_exact_arns() -> None:
+    policy = bedrock_invoke_policy([sonnet_grant()])
+    assert_no_wildcards(policy)
+    assert all(s["Effect"] == "Allow" for s in policy["Statement"])
+    assert {a for s in policy["Statement"] for a in s["Action"]} == set(BEDROCK_INVOKE_ACTIONS)
+    profile_statement, model_statement = policy["Statement"]
+    assert profile_statement["Resource"] == [PROFILE_ARN]
+    assert model_statement["Resource"] == [foundation_model_arn(r, FM_SONNET) for r in US]
+
+
+def test_invoke_policy_reaches_foundation_models_only_through_the_profile() -> None:
+    _, model_statement = bedrock_invoke_policy([sonnet_grant()])["Statement"]
+    assert model_statement["Condition"] == {"ArnEquals": {"bedrock:InferenceProfileArn": PROFILE_ARN}}
+
+
+def test_invoke_policy_in_region_model_is_one_unconditioned_statement() -> None:
+    policy = bedrock_invoke_policy([in_region_grant("amazon.titan-embed-text-v2:0", "us-east-2")])
+    (statement,) = policy["Statement"]
+    assert statement["Resource"] == ["arn:aws:bedrock:us-east-2::foundation-model/amazon.titan-embed-text-v2:0"]
+    assert "Condition" not in statement
+
+
+def test_invoke_policy_refuses_an_empty_allow_list() -> None:
+    with pytest.raises(PolicyError, match="no models"):
+        bedrock_invoke_policy([])
+
+
+@pytest.mark.parametrize(
+    ("arns", "reason"),
+    [
+        ([foundation_model_arn("eu-west-1", FM_SONNET)], "outside the US"),
+        ([foundation_model_arn("us-gov-west-1", FM_SONNET)], "outside the US"),
+        ([foundation_model_arn("us-east-1", "anthropic.claude-opus-4-1-20250805-v1:0")], "another model"),
+        ([f"arn:aws:bedrock:us-east-1:{ACCOUNT}:provisioned-model/abc"], "not a foundation-model ARN"),
+        ([], "lists no foundation models"),
+    ],
+)
+def test_profile_grant_refuses_routes_that_break_the_allow_list(arns: list[str], reason: str) -> None:
+    with pytest.raises(PolicyError, match=reason):
+        profile_grant(PROFILE, FM_SONNET, PROFILE_ARN, arns)
+
+
+@given(
+    routes=st.lists(st.sampled_from(US), min_size=1, unique=True).map(tuple),
+    region=st.sampled_from(US),
+    with_titan=st.booleans(),
+)
+def test_invoke_policy_property_exactly_the_granted_arns(
+    routes: tuple[str, ...], region: str, with_titan: bool
+) -> None:
+    grants = [
+        profile_grant(
+            PROFILE,
+            FM_SONNET,
+            inference_profile_arn(region, ACCOUNT, PROFILE),
+            [foundation_model_arn(r, FM_SONNET) for r in routes],
+        )
+    ]
+    expected = {inference_profile_arn(region, ACCOUNT, PROFILE)} | {foundation_model_arn(r, FM_SONNET) for r in routes}
+    if with_titan:
+        grants.append(in_region_grant("amazon.titan-embed-text-v2:0", region))
+        expected.add(foundation_model_arn(region, "amazon.titan-embed-text-v2:0"))
+    policy = bedrock_invoke_policy(grants)
+    assert_no_wildcards(policy)
+    assert {r for s in policy["Statement"] for r in s["Resource"]} == expected
+    assert lint(policy) == []
+
+
+def test_logging_trust_policy_trusts_bedrock_for_this_account_and_region_only() -> None:
+    (statement,) = logging_trust_policy(ACCOUNT, REGION)["Statement"]
+    assert statement["Principal"] == {"Service": "bedrock.amazonaws.com"}
+    assert statement["Action"] == "sts:AssumeRole"
+    assert statement["Condition"] == {
+        "StringEquals": {"aws:SourceAccount": ACCOUNT},
+        "ArnLike": {"aws:SourceArn": f"arn:aws:bedrock:{REGION}:{ACCOUNT}:*"},
+    }
+
+
+def test_logging_role_policy_writes_only_the_invocation_stream() -> None:
+    policy = logging_role_policy(ACCOUNT, REGION, GROUP)
+    (statement,) = policy["Statement"]
+    assert statement["Action"] == ["logs:CreateLogStream", "logs:PutLogEvents"]
+    assert statement["Resource"] == (
+        f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:{GROUP}:log-stream:aws/bedrock/modelinvocations"
+    )
+    assert_no_wildcards(policy)
+    assert lint(policy) == []
+
+
+def test_key_policy_lets_regional_logs_use_the_key_for_our_group_only() -> None:
+    statements = {s["Sid"]: s for s in key_policy(ACCOUNT, "us-west-2", GROUP)["Statement"]}
+    admin = statements["AccountAdministersKey"]
+    assert admin["Principal"] == {"AWS": f"arn:aws:iam::{ACCOUNT}:root"}
+    logs = statements["CloudWatchLogsEncryptsInvocationLogGroup"]
+    assert logs["Principal"] == {"Service": "logs.us-west-2.amazonaws.com"}
+    assert logs["Condition"] == {
+        "ArnEquals": {"kms:EncryptionContext:aws:logs:arn": f"arn:aws:logs:us-west-2:{ACCOUNT}:log-group:{GROUP}"}
+    }
+    assert "kms:*" not in logs["Action"]
+    alarms = statements["CloudWatchAlarmsPublishToEncryptedTopic"]
+    assert alarms["Principal"] == {"Service": "cloudwatch.amazonaws.com"}
+    assert alarms["Action"] == ["kms:Decrypt", "kms:GenerateDataKey*"]
+
+
+def test_lint_still_fails_a_broad_bedrock_policy() -> None:
+    broad = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "bedrock:*", "Resource": "*"}]}
+    assert [issue for issue, _ in lint(broad)] == ["RESOURCE_STAR"]
+
+
+def test_lint_still_fails_a_bedrock_action_on_a_foreign_resource() -> None:
+    wrong = {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": ["bedrock:InvokeModel"], "Resource": ["arn:aws:s3:::bucket/key"]}],
+    }
+    assert [issue for issue, _ in lint(wrong)] == ["RESOURCE_MISMATCH"]
