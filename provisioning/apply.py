@@ -1,0 +1,250 @@
+"""Execute a Plan: check, claim ownership, write with bounded concurrency, re-read, report.
+
+Order: refuse conflicts/blocked changes and missing privileges before any write; record the endpoints
+about to be created in the ownership ledger first (so a crash never leaves an endpoint the tool made but
+does not own); create/update/replace; then deletes; then re-read the cluster, shrink the ledger to what
+exists, and re-plan to prove convergence. After the first failure nothing new starts: the report says
+per object what was done, what failed and what was not attempted, and a re-run converges.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any, Protocol
+
+from provisioning.credentials import BedrockCredentials
+from provisioning.diff import Action, Change, compare_endpoint
+from provisioning.errors import EXIT_ERROR, EXIT_OK, AlreadyExists, ManagedLlmError, PlanError, PrivilegeError
+from provisioning.kinds import inference_endpoints as endpoints
+from provisioning.kinds import role_mappings as mappings
+from provisioning.kinds.inference_endpoints import EndpointSpec
+from provisioning.kinds.ownership import LEDGER_NAME, ledger_body, owned_endpoints
+from provisioning.kinds.role_mappings import RoleMappingSpec
+from provisioning.model import DesiredState
+from provisioning.plan import Plan, change_to_dict
+from provisioning.planner import ClusterReader, ClusterState, plan_from_state
+
+DEFAULT_CONCURRENCY = 4
+REQUIRED_PRIVILEGES = ("manage_inference", "manage_security")
+
+
+class ClusterWriter(ClusterReader, Protocol):
+    def missing_privileges(self, privileges: Sequence[str]) -> list[str]: ...
+
+    def get_endpoint(self, endpoint_id: str) -> Mapping[str, Any] | None: ...
+
+    def create_endpoint(self, spec: EndpointSpec, credentials: BedrockCredentials) -> None: ...
+
+    def update_endpoint(self, spec: EndpointSpec) -> None: ...
+
+    def delete_endpoint(self, endpoint_id: str, task_type: str, *, force: bool) -> None: ...
+
+    def put_role_mapping(self, name: str, body: Mapping[str, Any]) -> None: ...
+
+    def delete_role_mapping(self, name: str) -> None: ...
+
+
+class Status(StrEnum):
+    DONE = "done"
+    FAILED = "failed"
+    NOT_ATTEMPTED = "not attempted"
+
+
+@dataclass(frozen=True)
+class ChangeResult:
+    change: Change
+    status: Status
+    error: str | None = None
+    seconds: float = 0.0
+
+
+class Progress(Protocol):
+    def started(self, change: Change) -> None: ...
+
+    def finished(self, result: ChangeResult) -> None: ...
+
+
+class _Silent:
+    def started(self, change: Change) -> None:
+        pass
+
+    def finished(self, result: ChangeResult) -> None:
+        pass
+
+
+@dataclass(frozen=True)
+class ApplyReport:
+    """What apply did. `exit_code` is 0 only when every change is done and the re-read plan is empty."""
+
+    target: str
+    results: tuple[ChangeResult, ...]
+    ledger_writes: int
+    final_plan: Plan | None
+
+    @property
+    def failed(self) -> tuple[ChangeResult, ...]:
+        return tuple(r for r in self.results if r.status is Status.FAILED)
+
+    @property
+    def converged(self) -> bool:
+        return self.final_plan is not None and not self.final_plan.has_changes and not self.final_plan.conflicts
+
+    @property
+    def exit_code(self) -> int:
+        return EXIT_OK if not self.failed and self.converged else EXIT_ERROR
+
+    def summary(self) -> str:
+        counts = {s: sum(1 for r in self.results if r.status is s) for s in Status}
+        text = (
+            f"{counts[Status.DONE]} done, {counts[Status.FAILED]} failed, {counts[Status.NOT_ATTEMPTED]} not attempted"
+        )
+        if self.final_plan is not None and self.final_plan.has_changes:
+            text += f"; not converged: {self.final_plan.summary()}"
+        return text
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "format_version": 1,
+            "target": self.target,
+            "results": [
+                {
+                    **change_to_dict(r.change),
+                    "status": r.status.value,
+                    "error": r.error,
+                    "seconds": round(r.seconds, 3),
+                }
+                for r in self.results
+            ],
+            "ownership_ledger_writes": self.ledger_writes,
+            "converged": self.converged,
+            "remaining": None if self.final_plan is None else self.final_plan.to_dict()["changes"],
+            "exit_code": self.exit_code,
+        }
+
+
+def apply_plan(
+    plan: Plan,
+    desired: DesiredState,
+    cluster: ClusterWriter,
+    credentials: Callable[[], BedrockCredentials],
+    *,
+    concurrency: int = DEFAULT_CONCURRENCY,
+    progress: Progress | None = None,
+) -> ApplyReport:
+    """Converge the cluster to `plan`. Raises before any write if the plan cannot be applied."""
+    if plan.conflicts or plan.blocked:
+        first = (plan.conflicts + plan.blocked)[0]
+        raise PlanError(f"nothing applied: {first.kind} {first.id}: {first.blocked or first.reason}")
+    if not plan.has_changes:
+        return ApplyReport(plan.target, (), 0, plan)
+    if concurrency < 1:
+        raise PlanError("concurrency must be at least 1")
+    needs_credentials = any(
+        c.kind == endpoints.KIND and c.action in (Action.CREATE, Action.REPLACE) for c in plan.writes
+    )
+    keys = credentials() if needs_credentials else None
+    missing = cluster.missing_privileges(REQUIRED_PRIVILEGES)
+    if missing:
+        raise PrivilegeError(f"nothing applied: the caller lacks the cluster privilege(s) {', '.join(missing)}")
+
+    run = _Run(plan, cluster, keys, progress or _Silent())
+    ledger_writes = 0
+    claims = plan.diff.ledger_before | plan.diff.ledger_after
+    if claims != plan.diff.ledger_before:
+        cluster.put_role_mapping(LEDGER_NAME, ledger_body(claims))
+        ledger_writes += 1
+    results = run.phase([c for c in plan.writes if c.action is not Action.DELETE], concurrency)
+    deletes = [c for c in plan.writes if c.action is Action.DELETE]
+    if any(r.status is Status.FAILED for r in results):
+        results += [run.skip(c) for c in deletes]
+    else:
+        results += run.phase(deletes, concurrency)
+
+    state = cluster.read_all()
+    existing = {str(b.get("inference_id")) for b in state.endpoints}
+    final = frozenset(claims & existing)
+    if final != owned_endpoints(state.role_mappings):
+        cluster.put_role_mapping(LEDGER_NAME, ledger_body(final))
+        ledger_writes += 1
+        state = ClusterState(state.endpoints, {**state.role_mappings, LEDGER_NAME: ledger_body(final)})
+    final_plan = plan_from_state(desired, state, plan.options, plan.target)
+    order = {c.key: i for i, c in enumerate(plan.writes)}
+    return ApplyReport(
+        plan.target, tuple(sorted(results, key=lambda r: order[r.change.key])), ledger_writes, final_plan
+    )
+
+
+class _Run:
+    def __init__(self, plan: Plan, cluster: ClusterWriter, keys: BedrockCredentials | None, progress: Progress) -> None:
+        self.plan, self.cluster, self.keys, self.progress = plan, cluster, keys, progress
+        self._failed = threading.Event()
+
+    def skip(self, change: Change) -> ChangeResult:
+        result = ChangeResult(change, Status.NOT_ATTEMPTED)
+        self.progress.finished(result)
+        return result
+
+    def phase(self, changes: list[Change], concurrency: int) -> list[ChangeResult]:
+        """Run `changes` at most `concurrency` at a time; after a failure, start nothing new."""
+        results: list[ChangeResult] = []
+        queue = list(changes)
+        running: dict[Future[ChangeResult], Change] = {}
+        with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="apply") as pool:
+            while queue or running:
+                while queue and len(running) < concurrency and not self._failed.is_set():
+                    change = queue.pop(0)
+                    running[pool.submit(self._execute, change)] = change
+                if not running:
+                    break
+                done, _ = wait(running, return_when=FIRST_COMPLETED)
+                for future in done:
+                    running.pop(future)
+                    results.append(future.result())
+        results += [self.skip(c) for c in queue]
+        return results
+
+    def _execute(self, change: Change) -> ChangeResult:
+        self.progress.started(change)
+        began = time.monotonic()
+        try:
+            self._write(change)
+            result = ChangeResult(change, Status.DONE, seconds=time.monotonic() - began)
+        except ManagedLlmError as exc:
+            self._failed.set()
+            result = ChangeResult(change, Status.FAILED, exc.message, time.monotonic() - began)
+        self.progress.finished(result)
+        return result
+
+    def _write(self, change: Change) -> None:
+        force = self.plan.options.force_replace
+        if change.kind == mappings.KIND:
+            if change.action is Action.DELETE:
+                self.cluster.delete_role_mapping(change.id)
+            elif isinstance(change.desired, RoleMappingSpec):
+                self.cluster.put_role_mapping(change.id, mappings.put_body(change.desired))
+            return
+        if change.action in (Action.DELETE, Action.REPLACE) and isinstance(change.actual, EndpointSpec):
+            self.cluster.delete_endpoint(change.id, change.actual.task_type, force=force)
+        if not isinstance(change.desired, EndpointSpec):
+            return
+        if change.action is Action.UPDATE:
+            self.cluster.update_endpoint(change.desired)
+        elif change.action in (Action.CREATE, Action.REPLACE):
+            self._create(change.desired)
+
+    def _create(self, spec: EndpointSpec) -> None:
+        if self.keys is None:
+            raise PlanError(f"create {spec.id}: no Bedrock credentials were resolved")
+        try:
+            self.cluster.create_endpoint(spec, self.keys)
+        except AlreadyExists:
+            # A retried PUT whose first attempt succeeded, or a concurrent writer: accept it only if the
+            # endpoint now is exactly what we asked for.
+            body = self.cluster.get_endpoint(spec.id)
+            if body is None or compare_endpoint(spec, endpoints.normalize(body))[1] is not None:
+                raise

@@ -1,0 +1,277 @@
+"""The declarative file's schema (pydantic): what a platform engineer writes, validated before any request.
+
+Unknown keys are refused at every level, types are strict (a quoted number is a wrong type), and the
+rules Elasticsearch would apply at PUT time are checked here, so a bad file never reaches the cluster.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
+
+from provisioning.catalog import ModelIdError, load_catalog, parse_model_id
+
+TaskType = Literal["chat_completion", "completion", "text_embedding"]
+Provider = Literal["amazontitan", "anthropic", "ai21labs", "cohere", "meta", "mistral"]
+Similarity = Literal["cosine", "dot_product", "l2_norm"]
+
+MANAGED_BY_KEY = "managed_by"
+MANAGED_BY_VALUE = "managed-llm"
+# Providers with a top_k parameter, and providers that embed (reference §2).
+TOP_K_PROVIDERS: frozenset[str] = frozenset({"anthropic", "cohere", "mistral"})
+EMBEDDING_PROVIDERS: frozenset[str] = frozenset({"amazontitan", "cohere"})
+# Elasticsearch's id rule, minus the undocumented dots: never a leading `.` (preconfigured endpoints).
+ENDPOINT_ID_PATTERN = r"^[a-z0-9](?:[a-z0-9_-]*[a-z0-9])?$"
+OPERATOR_MAPPING_SUFFIX = "-read-only-operator-mapping"
+ROLE_MAPPING_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_@.\-]*$"
+BROAD_ROLES: frozenset[str] = frozenset({"inference_admin"})
+
+RoleName = Annotated[str, StringConstraints(min_length=1, pattern=r"^\S(.*\S)?$")]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+
+class SecretsManagerCredentials(_Strict):
+    """Where the Bedrock access key lives: the stack output `credentialsSecretArn`."""
+
+    secret_arn: Annotated[
+        str, StringConstraints(pattern=r"^arn:aws:secretsmanager:us-[a-z]+-\d+:\d{12}:secret:[A-Za-z0-9/_+=.@-]+$")
+    ] = Field(description="ARN of the Secrets Manager secret holding {access_key_id, secret_access_key}")
+
+
+class Bedrock(_Strict):
+    region: str = Field(description="AWS region of the Bedrock endpoints (US only)")
+    credentials: SecretsManagerCredentials | None = Field(
+        default=None, description="Omit to use BEDROCK_ACCESS_KEY_ID / BEDROCK_SECRET_ACCESS_KEY"
+    )
+
+    @field_validator("region")
+    @classmethod
+    def _us_region(cls, value: str) -> str:
+        allowed = load_catalog().regions.allowed
+        if value not in allowed:
+            raise ValueError(f"{value!r} is not an allowed Bedrock region; allowed: {', '.join(allowed)}")
+        return value
+
+
+class RateLimit(_Strict):
+    requests_per_minute: int = Field(gt=0)
+
+
+class TaskSettings(_Strict):
+    """Completion and chat_completion: max_new_tokens, temperature, top_p, top_k. Embeddings: truncate."""
+
+    max_new_tokens: int | None = Field(default=None, gt=0)
+    temperature: float | None = Field(default=None, ge=0, le=1)
+    top_p: float | None = Field(default=None, ge=0, le=1)
+    top_k: float | None = Field(default=None, ge=0, le=1)
+    truncate: Literal["NONE", "START", "END"] | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return self.model_dump(exclude_none=True)
+
+
+class ChunkingSettings(_Strict):
+    strategy: Literal["sentence", "word", "none"]
+    max_chunk_size: int | None = Field(default=None, gt=0)
+    sentence_overlap: Literal[0, 1] | None = None
+    overlap: int | None = Field(default=None, ge=0)
+
+    @model_validator(mode="after")
+    def _fields_for_strategy(self) -> ChunkingSettings:
+        wanted = {"sentence": {"max_chunk_size"}, "word": {"max_chunk_size", "overlap"}, "none": set()}[self.strategy]
+        allowed = wanted | ({"sentence_overlap"} if self.strategy == "sentence" else set())
+        given = {k for k, v in self.model_dump().items() if v is not None and k != "strategy"}
+        if missing := sorted(wanted - given):
+            raise ValueError(f"strategy {self.strategy} needs {', '.join(missing)}")
+        if extra := sorted(given - allowed):
+            raise ValueError(f"strategy {self.strategy} does not take {', '.join(extra)}")
+        return self
+
+
+class InferenceEndpoint(_Strict):
+    """One `amazonbedrock` inference endpoint."""
+
+    id: str = Field(
+        description="Inference endpoint id: a-z, 0-9, '-', '_', starting and ending alphanumeric",
+        json_schema_extra={"pattern": ENDPOINT_ID_PATTERN},
+    )
+    task_type: TaskType
+    model: str = Field(description="Bedrock model id: a `us.` inference profile or an in-region model id")
+    provider: Provider
+    rate_limit: RateLimit | None = None
+    task_settings: TaskSettings | None = None
+    similarity: Similarity | None = Field(default=None, description="text_embedding only")
+    max_input_tokens: int | None = Field(default=None, gt=0, description="text_embedding only")
+    chunking_settings: ChunkingSettings | None = Field(default=None, description="text_embedding only")
+
+    @field_validator("id")
+    @classmethod
+    def _elasticsearch_id(cls, value: str) -> str:
+        if value.startswith("."):
+            raise ValueError("ids starting with '.' are reserved for preconfigured endpoints")
+        if not re.match(ENDPOINT_ID_PATTERN, value) or len(value) > 255:
+            raise ValueError(
+                f"{value!r} is not a valid inference endpoint id: use lowercase a-z, 0-9, '-' and '_', "
+                "starting and ending with a letter or digit"
+            )
+        return value
+
+    @field_validator("model")
+    @classmethod
+    def _bedrock_model(cls, value: str) -> str:
+        try:
+            parse_model_id(value)
+        except ModelIdError as exc:
+            raise ValueError(str(exc)) from None
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> InferenceEndpoint:
+        vendor = parse_model_id(self.model).vendor
+        expected = load_catalog().vendors[vendor]
+        if self.provider != expected:
+            raise ValueError(
+                f"provider {self.provider!r} does not match model vendor {vendor!r} (expected {expected!r})"
+            )
+        embedding = self.task_type == "text_embedding"
+        if embedding and self.provider not in EMBEDDING_PROVIDERS:
+            raise ValueError(f"provider {self.provider!r} has no text_embedding task on Bedrock")
+        if not embedding:
+            for name in ("similarity", "max_input_tokens", "chunking_settings"):
+                if getattr(self, name) is not None:
+                    raise ValueError(f"{name} is only valid for task_type text_embedding")
+        settings = self.task_settings.as_dict() if self.task_settings else {}
+        if embedding and (wrong := sorted(set(settings) - {"truncate"})):
+            raise ValueError(f"task_settings.{wrong[0]} is not valid for text_embedding")
+        if not embedding and "truncate" in settings:
+            raise ValueError("task_settings.truncate is only valid for text_embedding")
+        if "truncate" in settings and self.provider != "cohere":
+            raise ValueError(f"task_settings.truncate is not available for provider {self.provider!r}")
+        if "top_k" in settings and self.provider not in TOP_K_PROVIDERS:
+            raise ValueError(f"task_settings.top_k is not available for provider {self.provider!r}")
+        return self
+
+
+class RoleMapping(_Strict):
+    """A role mapping granting (typically) `inference_admin` or `inference_user`."""
+
+    name: str = Field(pattern=ROLE_MAPPING_NAME_PATTERN, max_length=1024)
+    roles: list[RoleName] = Field(min_length=1, description="Roles granted, e.g. inference_admin, inference_user")
+    rules: dict[str, Any] = Field(description="Elasticsearch role-mapping rules (any / all / field / except)")
+    enabled: bool = True
+    metadata: dict[str, Any] = Field(default_factory=dict)
+    allow_broad_rule: bool = Field(
+        default=False, description="Acknowledge a rule that matches every user while granting inference_admin"
+    )
+
+    @field_validator("name")
+    @classmethod
+    def _not_operator(cls, value: str) -> str:
+        if value.endswith(OPERATOR_MAPPING_SUFFIX):
+            raise ValueError(f"names ending in {OPERATOR_MAPPING_SUFFIX!r} are operator-defined and read-only")
+        return value
+
+    @field_validator("roles")
+    @classmethod
+    def _unique_roles(cls, value: list[str]) -> list[str]:
+        if len(set(value)) != len(value):
+            raise ValueError("roles must be unique")
+        return value
+
+    @field_validator("rules")
+    @classmethod
+    def _rule_syntax(cls, value: dict[str, Any]) -> dict[str, Any]:
+        check_rule(value, "rules")
+        return value
+
+    @field_validator("metadata")
+    @classmethod
+    def _metadata_keys(cls, value: dict[str, Any]) -> dict[str, Any]:
+        for key in value:
+            if key.startswith("_"):
+                raise ValueError(f"metadata key {key!r}: keys may not start with '_'")
+            if key == MANAGED_BY_KEY:
+                raise ValueError(f"metadata key {key!r} is set by managed-llm")
+        return value
+
+    @model_validator(mode="after")
+    def _no_silent_broad_admin(self) -> RoleMapping:
+        granted = BROAD_ROLES & set(self.roles)
+        if granted and self.enabled and rule_matches_everyone(self.rules) and not self.allow_broad_rule:
+            raise ValueError(
+                f"rules match every user and grant {', '.join(sorted(granted))}; "
+                "narrow the rule or set allow_broad_rule: true"
+            )
+        return self
+
+
+class DesiredState(_Strict):
+    """The whole file."""
+
+    bedrock: Bedrock | None = None
+    inference_endpoints: list[InferenceEndpoint] = Field(default_factory=list)
+    role_mappings: list[RoleMapping] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _unique_and_complete(self) -> DesiredState:
+        _require_unique([e.id for e in self.inference_endpoints], "inference endpoint id")
+        _require_unique([m.name for m in self.role_mappings], "role mapping name")
+        if self.inference_endpoints and self.bedrock is None:
+            raise ValueError("bedrock: required when inference_endpoints are declared")
+        return self
+
+
+def _require_unique(values: list[str], what: str) -> None:
+    seen: set[str] = set()
+    for value in values:
+        if value in seen:
+            raise ValueError(f"duplicate {what} {value!r}")
+        seen.add(value)
+
+
+_RULE_KINDS = ("any", "all", "field", "except")
+
+
+def check_rule(rule: Any, path: str) -> None:
+    """Refuse rule syntax Elasticsearch would refuse: each object has exactly one of any/all/field/except."""
+    if not isinstance(rule, dict) or len(rule) != 1 or next(iter(rule)) not in _RULE_KINDS:
+        raise ValueError(f"{path}: a rule is an object with exactly one of {', '.join(_RULE_KINDS)}")
+    ((kind, value),) = rule.items()
+    if kind in ("any", "all"):
+        if not isinstance(value, list) or not value:
+            raise ValueError(f"{path}.{kind}: must be a non-empty list of rules")
+        for index, child in enumerate(value):
+            check_rule(child, f"{path}.{kind}[{index}]")
+    elif kind == "except":
+        check_rule(value, f"{path}.except")
+    elif not isinstance(value, dict) or len(value) != 1:
+        raise ValueError(f"{path}.field: must name exactly one field, e.g. {{groups: cn=admins,dc=example}}")
+    else:
+        ((_, expected),) = value.items()
+        values = expected if isinstance(expected, list) else [expected]
+        if not values or not all(v is None or isinstance(v, (str, int, float, bool)) for v in values):
+            raise ValueError(f"{path}.field: values must be strings, numbers, booleans or null")
+
+
+def _matches_any_value(value: Any) -> bool:
+    """`*`, a `/regex/` that matches everything, or a list holding one of them."""
+    values = value if isinstance(value, list) else [value]
+    return any(isinstance(v, str) and (v.strip() == "*" or re.fullmatch(r"/\.\*/|/\.\+/", v.strip())) for v in values)
+
+
+def rule_matches_everyone(rule: dict[str, Any]) -> bool:
+    """Whether a rule is satisfied by every authenticated user (conservatively: a wildcard on any field)."""
+    ((kind, value),) = rule.items()
+    if kind == "any":
+        return any(rule_matches_everyone(child) for child in value)
+    if kind == "all":
+        return all(rule_matches_everyone(child) for child in value)
+    if kind == "except":
+        return False
+    ((_, expected),) = value.items()
+    return _matches_any_value(expected)

@@ -1,0 +1,122 @@
+"""The Plan: the changes to make, their counts, the exit code, and the stable JSON document for bots.
+
+`Plan.exit_code` is the one place plan exit codes come from: 0 nothing to do, 2 changes to apply,
+1 the plan cannot be applied as is (a conflict with an object managed-llm does not own, or a replace or
+delete of an endpoint in use without `--force-replace`).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from typing import Any
+
+from provisioning import __version__
+from provisioning.diff import Action, Change, Diff
+from provisioning.errors import EXIT_CHANGES, EXIT_ERROR, EXIT_OK
+from provisioning.kinds.ownership import LEDGER_NAME
+
+FORMAT_VERSION = 1
+SUMMARY_ACTIONS = (Action.CREATE, Action.UPDATE, Action.REPLACE, Action.DELETE)
+
+
+@dataclass(frozen=True)
+class PlanOptions:
+    prune: bool = False
+    adopt: bool = False
+    force_replace: bool = False
+
+
+@dataclass(frozen=True)
+class Plan:
+    target: str
+    diff: Diff
+    options: PlanOptions = PlanOptions()
+
+    @property
+    def changes(self) -> tuple[Change, ...]:
+        return self.diff.changes
+
+    @property
+    def counts(self) -> dict[Action, int]:
+        counted = Counter(c.action for c in self.changes)
+        return {action: counted.get(action, 0) for action in Action}
+
+    @property
+    def blocked(self) -> tuple[Change, ...]:
+        return tuple(c for c in self.changes if c.blocked is not None)
+
+    @property
+    def conflicts(self) -> tuple[Change, ...]:
+        return tuple(c for c in self.changes if c.action is Action.CONFLICT)
+
+    @property
+    def ledger_changes(self) -> bool:
+        return self.diff.ledger_before != self.diff.ledger_after
+
+    @property
+    def forgotten(self) -> tuple[str, ...]:
+        """Ledger ids dropped for a reason no change shows (the endpoint no longer exists)."""
+        shown = {c.id for c in self.changes if c.action is Action.DELETE}
+        return tuple(sorted(self.diff.ledger_before - self.diff.ledger_after - shown))
+
+    @property
+    def writes(self) -> tuple[Change, ...]:
+        return tuple(c for c in self.changes if c.action is not Action.CONFLICT)
+
+    @property
+    def has_changes(self) -> bool:
+        return bool(self.writes) or self.ledger_changes
+
+    @property
+    def exit_code(self) -> int:
+        if self.conflicts or self.blocked:
+            return EXIT_ERROR
+        return EXIT_CHANGES if self.has_changes else EXIT_OK
+
+    def summary(self) -> str:
+        counts = self.counts
+        text = ", ".join(f"{counts[a]} to {a.value}" for a in SUMMARY_ACTIONS)
+        extras = []
+        if self.conflicts:
+            extras.append(f"{len(self.conflicts)} conflict{'s' if len(self.conflicts) > 1 else ''}")
+        if self.blocked:
+            extras.append(f"{len(self.blocked)} blocked")
+        return text + (f"; {', '.join(extras)}" if extras else "")
+
+    def to_dict(self) -> dict[str, Any]:
+        """The `--output json` document (format_version 1; fields are only ever added)."""
+        return {
+            "format_version": FORMAT_VERSION,
+            "tool": {"name": "managed-llm", "version": __version__},
+            "target": self.target,
+            "options": {
+                "prune": self.options.prune,
+                "adopt": self.options.adopt,
+                "force_replace": self.options.force_replace,
+            },
+            "summary": {a.value: n for a, n in self.counts.items()} | {"blocked": len(self.blocked)},
+            "changes": [change_to_dict(c) for c in self.changes],
+            "kept_without_prune": [{"kind": k, "id": i} for k, i in self.diff.kept],
+            "ownership_ledger": {
+                "name": LEDGER_NAME,
+                "before": sorted(self.diff.ledger_before),
+                "after": sorted(self.diff.ledger_after),
+            },
+            "exit_code": self.exit_code,
+        }
+
+
+def change_to_dict(change: Change) -> dict[str, Any]:
+    references = change.references
+    return {
+        "kind": change.kind,
+        "id": change.id,
+        "action": change.action.value,
+        "reason": change.reason,
+        "fields": [{"path": f.path, "before": f.before, "after": f.after} for f in change.fields],
+        "references": None
+        if references is None
+        else {"pipelines": list(references.pipelines), "indexes": list(references.indexes), "known": references.known},
+        "blocked": change.blocked,
+    }

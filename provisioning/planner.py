@@ -1,0 +1,91 @@
+"""From a desired state and what the cluster returned to a Plan: normalize both sides, diff, check references.
+
+I/O goes through the small `ClusterReader` protocol (implemented by `es_client.EsClient`): one read of
+everything, plus a dry-run reference check for each endpoint a plan would replace or delete.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from provisioning.diff import Action, Change, DiffOptions, References, diff
+from provisioning.kinds import inference_endpoints as endpoints
+from provisioning.kinds import role_mappings as mappings
+from provisioning.kinds.inference_endpoints import EndpointSpec
+from provisioning.kinds.ownership import LEDGER_NAME, owned_endpoints
+from provisioning.model import DesiredState
+from provisioning.plan import Plan, PlanOptions
+
+ReferenceLookup = Callable[[str, str], References]
+
+
+@dataclass(frozen=True)
+class ClusterState:
+    """What one GET per kind returned: endpoint bodies, and role mappings by name."""
+
+    endpoints: tuple[Mapping[str, Any], ...]
+    role_mappings: Mapping[str, Mapping[str, Any]]
+
+
+class ClusterReader(Protocol):
+    def read_all(self) -> ClusterState: ...
+
+    def references(self, endpoint_id: str, task_type: str) -> References: ...
+
+
+def make_plan(desired: DesiredState, reader: ClusterReader, options: PlanOptions, target: str) -> Plan:
+    return plan_from_state(desired, reader.read_all(), options, target, reader.references)
+
+
+def unknown_references(endpoint_id: str, task_type: str) -> References:
+    return References(known=False)
+
+
+def plan_from_state(
+    desired: DesiredState,
+    state: ClusterState,
+    options: PlanOptions,
+    target: str,
+    references: ReferenceLookup = unknown_references,
+) -> Plan:
+    region = desired.bedrock.region if desired.bedrock is not None else ""
+    actual_mappings = {
+        name: body
+        for name, body in state.role_mappings.items()
+        if name != LEDGER_NAME and not mappings.is_read_only(name, body)
+    }
+    result = diff(
+        desired_endpoints={e.id: endpoints.desired(e, region) for e in desired.inference_endpoints},
+        actual_endpoints={
+            str(b.get("inference_id")): endpoints.normalize(b)
+            for b in state.endpoints
+            if not endpoints.is_reserved(str(b.get("inference_id", "")))
+        },
+        owned_endpoints=owned_endpoints(state.role_mappings),
+        desired_mappings={m.name: mappings.desired(m) for m in desired.role_mappings},
+        actual_mappings={name: mappings.normalize(name, body) for name, body in actual_mappings.items()},
+        owned_mappings=frozenset(name for name, body in actual_mappings.items() if mappings.is_owned(body)),
+        options=DiffOptions(prune=options.prune, adopt=options.adopt),
+    )
+    checked = tuple(_with_references(c, references, options) for c in result.changes)
+    return Plan(target=target, diff=dataclasses.replace(result, changes=checked), options=options)
+
+
+def _with_references(change: Change, references: ReferenceLookup, options: PlanOptions) -> Change:
+    """Replacing or deleting an endpoint breaks the pipelines and semantic_text fields using it."""
+    if change.action not in (Action.REPLACE, Action.DELETE) or not isinstance(change.actual, EndpointSpec):
+        return change
+    found = references(change.id, change.actual.task_type)
+    blocked = None
+    if found.in_use and not options.force_replace:
+        users = [
+            f"pipelines [{', '.join(found.pipelines)}]" if found.pipelines else "",
+            f"indexes [{', '.join(found.indexes)}]" if found.indexes else "",
+        ]
+        blocked = (
+            f"in use by {' and '.join(u for u in users if u)}; pass --force-replace to {change.action.value} it anyway"
+        )
+    return dataclasses.replace(change, references=found, blocked=blocked)

@@ -1,0 +1,186 @@
+"""Everything the user reads: plan and apply reports as text (rich) or JSON, and apply progress.
+
+Nothing else formats output. Specs hold no secrets by construction, so nothing rendered here can show
+one; credentials appear only as their source ("environment", "Secrets Manager secret <arn>").
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from typing import IO, Any
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+from rich.text import Text
+
+from provisioning.apply import ApplyReport, ChangeResult, Status
+from provisioning.diff import Action, Change, FieldChange
+from provisioning.plan import Plan
+
+SYMBOLS = {
+    Action.CREATE: ("+", "green"),
+    Action.UPDATE: ("~", "yellow"),
+    Action.REPLACE: ("-/+", "magenta"),
+    Action.DELETE: ("-", "red"),
+    Action.CONFLICT: ("!", "bold red"),
+}
+STATUS_STYLE = {Status.DONE: "green", Status.FAILED: "bold red", Status.NOT_ATTEMPTED: "yellow"}
+# Fields worth a line on create/delete rows; the JSON output carries every field.
+HEADLINE_FIELDS = (
+    "task_type",
+    "service_settings.model",
+    "service_settings.provider",
+    "service_settings.region",
+    "service_settings.rate_limit.requests_per_minute",
+    "roles",
+    "rules",
+    "enabled",
+)
+
+
+def console(stream: IO[str]) -> Console:
+    """A console that wraps nothing when the output is a log file (CI) and colours only real terminals."""
+    terminal = stream.isatty()
+    return Console(file=stream, width=None if terminal else 200, soft_wrap=not terminal, highlight=False, markup=False)
+
+
+def _value(value: Any) -> str:
+    if value is None:
+        return "(none)"
+    if isinstance(value, list):
+        return "[" + ", ".join(str(v) for v in value) + "]"
+    return str(value)
+
+
+def _field_lines(change: Change) -> list[str]:
+    fields: list[FieldChange] = list(change.fields)
+    if change.action in (Action.CREATE, Action.DELETE):
+        shown = [f for f in fields if f.path in HEADLINE_FIELDS]
+        return [f"{f.path} = {_value(f.after if change.action is Action.CREATE else f.before)}" for f in shown]
+    return [f"{f.path}: {_value(f.before)} -> {_value(f.after)}" for f in fields]
+
+
+def plan_text(plan: Plan, stream: IO[str], *, credentials_source: str | None = None) -> None:
+    out = console(stream)
+    out.print(f"managed-llm plan for {plan.target}")
+    if not plan.has_changes and not plan.conflicts:
+        out.print("No changes. The cluster matches the file.")
+    else:
+        table = Table(show_edge=False, box=None, pad_edge=False, header_style="bold")
+        for column in ("", "action", "kind", "id", "details"):
+            table.add_column(column, overflow="fold")
+        for change in plan.changes:
+            symbol, style = SYMBOLS[change.action]
+            details = _field_lines(change) or [change.reason]
+            if change.action in (Action.REPLACE, Action.CONFLICT):
+                details.insert(0, change.reason)
+            if change.references is not None and change.references.in_use:
+                details.append(
+                    f"used by pipelines {list(change.references.pipelines)}, indexes {list(change.references.indexes)}"
+                )
+            elif change.references is not None and not change.references.known:
+                details.append("references unknown (checking needs manage_inference)")
+            if change.blocked:
+                details.append(f"BLOCKED: {change.blocked}")
+            table.add_row(
+                Text(symbol, style=style),
+                Text(change.action.value, style=style),
+                change.kind,
+                change.id,
+                "\n".join(details),
+            )
+        out.print(table)
+    for kind, name in plan.diff.kept:
+        out.print(f"kept: {kind} {name} is managed by managed-llm and not in the file (apply --prune deletes it)")
+    if plan.forgotten:
+        out.print(f"ownership ledger: forget {', '.join(plan.forgotten)} (no longer in the cluster)")
+    if credentials_source is not None and any(
+        c.kind == "inference_endpoint" and c.action in (Action.CREATE, Action.REPLACE) for c in plan.changes
+    ):
+        out.print(
+            f"credentials: write-only, sent on create/replace from {credentials_source}; "
+            "never read back or compared (rotate with a new key, not a diff)"
+        )
+    out.print(f"Plan: {plan.summary()}.")
+
+
+def plan_json(plan: Plan, stream: IO[str]) -> None:
+    stream.write(json.dumps(plan.to_dict(), indent=2) + "\n")
+
+
+def apply_text(report: ApplyReport, stream: IO[str]) -> None:
+    out = console(stream)
+    if report.results:
+        table = Table(show_edge=False, box=None, pad_edge=False, header_style="bold")
+        for column in ("status", "action", "kind", "id", "seconds", "error"):
+            table.add_column(column, overflow="fold")
+        for result in report.results:
+            style = STATUS_STYLE[result.status]
+            table.add_row(
+                Text(result.status.value, style=style),
+                result.change.action.value,
+                result.change.kind,
+                result.change.id,
+                f"{result.seconds:.1f}",
+                result.error or "",
+            )
+        out.print(table)
+    verdict = "Apply complete" if report.exit_code == 0 else "Apply failed"
+    converged = "converged" if report.converged else "NOT converged"
+    out.print(f"{verdict}: {report.summary()}; {converged}.")
+
+
+def apply_json(plan: Plan, report: ApplyReport, stream: IO[str]) -> None:
+    stream.write(json.dumps({"plan": plan.to_dict(), "apply": report.to_dict()}, indent=2) + "\n")
+
+
+class LineProgress:
+    """One line per finished change: readable in CI logs, where a bar would be noise."""
+
+    def __init__(self, stream: IO[str], total: int) -> None:
+        self.stream, self.total, self.done = stream, total, 0
+        self._lock = threading.Lock()
+
+    def started(self, change: Change) -> None:
+        pass
+
+    def finished(self, result: ChangeResult) -> None:
+        with self._lock:
+            self.done += 1
+            error = f": {result.error}" if result.error else ""
+            self.stream.write(
+                f"[{self.done}/{self.total}] {result.change.action.value} {result.change.kind} {result.change.id}"
+                f" ... {result.status.value} ({result.seconds:.1f}s){error}\n"
+            )
+            self.stream.flush()
+
+
+class BarProgress:
+    """A progress bar for terminals."""
+
+    def __init__(self, stream: IO[str], total: int) -> None:
+        self._progress = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=Console(file=stream, markup=False),
+            transient=True,
+        )
+        self._task = self._progress.add_task("applying", total=total)
+        self._progress.start()
+
+    def started(self, change: Change) -> None:
+        self._progress.update(self._task, description=f"{change.action.value} {change.id}")
+
+    def finished(self, result: ChangeResult) -> None:
+        self._progress.advance(self._task)
+
+    def stop(self) -> None:
+        self._progress.stop()
+
+
+def progress_for(stream: IO[str], total: int) -> LineProgress | BarProgress:
+    return BarProgress(stream, total) if stream.isatty() else LineProgress(stream, total)
