@@ -103,9 +103,10 @@ class ApplyReport:
         text = (
             f"{counts[Status.DONE]} done, {counts[Status.FAILED]} failed, {counts[Status.NOT_ATTEMPTED]} not attempted"
         )
-        if self.final_plan is not None and self.final_plan.has_changes:
-            text += f"; not converged: {self.final_plan.summary()}"
-        return text
+        if self.converged:
+            return f"{text}; converged"
+        remaining = f" ({self.final_plan.summary()})" if self.final_plan is not None else ""
+        return f"{text}; not converged{remaining}"
 
     def to_dict(self) -> dict[str, Any]:
         return {

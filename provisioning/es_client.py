@@ -8,6 +8,7 @@ request timeout (the client default of 10 s is too short; reference §4, §12).
 
 from __future__ import annotations
 
+import logging
 import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -36,6 +37,12 @@ from provisioning.kinds.inference_endpoints import EndpointSpec
 from provisioning.planner import ClusterState
 
 RETRY_ON_STATUS = (429, 502, 503, 504)
+
+# The transport logs each retry and dead-node timeout at WARNING. With no handler configured Python would
+# print them to stderr, breaking the "one line per error" contract; a NullHandler keeps them available
+# to anyone who configures logging.
+for _logger in ("elastic_transport", "elasticsearch"):
+    logging.getLogger(_logger).addHandler(logging.NullHandler())
 # Elasticsearch's own timeout for the validation call; the HTTP timeout leaves room around it.
 SERVER_WRITE_TIMEOUT = "120s"
 

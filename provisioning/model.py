@@ -186,7 +186,7 @@ class RoleMapping(_Strict):
     @field_validator("rules")
     @classmethod
     def _rule_syntax(cls, value: dict[str, Any]) -> dict[str, Any]:
-        check_rule(value, "rules")
+        check_rule(value)
         return value
 
     @field_validator("metadata")
@@ -217,45 +217,57 @@ class DesiredState(_Strict):
     inference_endpoints: list[InferenceEndpoint] = Field(default_factory=list)
     role_mappings: list[RoleMapping] = Field(default_factory=list)
 
+    @field_validator("inference_endpoints")
+    @classmethod
+    def _unique_ids(cls, value: list[InferenceEndpoint]) -> list[InferenceEndpoint]:
+        _require_unique([e.id for e in value], "inference endpoint id")
+        return value
+
+    @field_validator("role_mappings")
+    @classmethod
+    def _unique_names(cls, value: list[RoleMapping]) -> list[RoleMapping]:
+        _require_unique([m.name for m in value], "role mapping name")
+        return value
+
     @model_validator(mode="after")
-    def _unique_and_complete(self) -> DesiredState:
-        _require_unique([e.id for e in self.inference_endpoints], "inference endpoint id")
-        _require_unique([m.name for m in self.role_mappings], "role mapping name")
+    def _complete(self) -> DesiredState:
         if self.inference_endpoints and self.bedrock is None:
             raise ValueError("bedrock: required when inference_endpoints are declared")
         return self
 
 
 def _require_unique(values: list[str], what: str) -> None:
-    seen: set[str] = set()
-    for value in values:
-        if value in seen:
-            raise ValueError(f"duplicate {what} {value!r}")
-        seen.add(value)
+    first: dict[str, int] = {}
+    for index, value in enumerate(values):
+        if value in first:
+            raise ValueError(f"duplicate {what} {value!r} (items {first[value]} and {index})")
+        first[value] = index
 
 
 _RULE_KINDS = ("any", "all", "field", "except")
 
 
-def check_rule(rule: Any, path: str) -> None:
+def check_rule(rule: Any, path: str = "") -> None:
     """Refuse rule syntax Elasticsearch would refuse: each object has exactly one of any/all/field/except."""
+    where = f"{path}: " if path else ""
     if not isinstance(rule, dict) or len(rule) != 1 or next(iter(rule)) not in _RULE_KINDS:
-        raise ValueError(f"{path}: a rule is an object with exactly one of {', '.join(_RULE_KINDS)}")
+        raise ValueError(f"{where}a rule is an object with exactly one of {', '.join(_RULE_KINDS)}")
     ((kind, value),) = rule.items()
+    inner = f"{path}.{kind}" if path else kind
     if kind in ("any", "all"):
         if not isinstance(value, list) or not value:
-            raise ValueError(f"{path}.{kind}: must be a non-empty list of rules")
+            raise ValueError(f"{inner}: must be a non-empty list of rules")
         for index, child in enumerate(value):
-            check_rule(child, f"{path}.{kind}[{index}]")
+            check_rule(child, f"{inner}[{index}]")
     elif kind == "except":
-        check_rule(value, f"{path}.except")
+        check_rule(value, inner)
     elif not isinstance(value, dict) or len(value) != 1:
-        raise ValueError(f"{path}.field: must name exactly one field, e.g. {{groups: cn=admins,dc=example}}")
+        raise ValueError(f"{inner}: must name exactly one field, e.g. {{groups: cn=admins,dc=example}}")
     else:
         ((_, expected),) = value.items()
         values = expected if isinstance(expected, list) else [expected]
         if not values or not all(v is None or isinstance(v, (str, int, float, bool)) for v in values):
-            raise ValueError(f"{path}.field: values must be strings, numbers, booleans or null")
+            raise ValueError(f"{inner}: values must be strings, numbers, booleans or null")
 
 
 def _matches_any_value(value: Any) -> bool:

@@ -114,7 +114,7 @@ def apply_text(report: ApplyReport, stream: IO[str]) -> None:
     out = console(stream)
     if report.results:
         table = Table(show_edge=False, box=None, pad_edge=False, header_style="bold")
-        for column in ("status", "action", "kind", "id", "seconds", "error"):
+        for column in ("status", "action", "kind", "id", "seconds"):
             table.add_column(column, overflow="fold")
         for result in report.results:
             style = STATUS_STYLE[result.status]
@@ -124,12 +124,13 @@ def apply_text(report: ApplyReport, stream: IO[str]) -> None:
                 result.change.kind,
                 result.change.id,
                 f"{result.seconds:.1f}",
-                result.error or "",
             )
         out.print(table)
+    # Whole lines, never wrapped in a table cell, so a CI log can be grepped for them.
+    for result in report.failed:
+        out.print(f"failed: {result.change.action.value} {result.change.kind} {result.change.id}: {result.error}")
     verdict = "Apply complete" if report.exit_code == 0 else "Apply failed"
-    converged = "converged" if report.converged else "NOT converged"
-    out.print(f"{verdict}: {report.summary()}; {converged}.")
+    out.print(f"{verdict}: {report.summary()}.")
 
 
 def apply_json(plan: Plan, report: ApplyReport, stream: IO[str]) -> None:

@@ -183,6 +183,8 @@ class StandinCluster:
         # Every secret the stand-in was given, so tests can prove none comes back.
         self.received_secrets: list[str] = []
         self.validation_calls = 0
+        self.validations_in_flight = 0
+        self.max_validations_in_flight = 0
         self._lock = threading.RLock()
 
     # ---------------------------------------------------------------- dispatch
@@ -523,9 +525,16 @@ class StandinCluster:
 
     def _validation_call(self, endpoint: _Endpoint) -> None:
         """Elasticsearch calls Bedrock before storing or updating an endpoint (§4); simulated here."""
-        self.validation_calls += 1
-        if self.validation_latency:
-            self._sleep(self.validation_latency)
+        with self._lock:
+            self.validation_calls += 1
+            self.validations_in_flight += 1
+            self.max_validations_in_flight = max(self.max_validations_in_flight, self.validations_in_flight)
+        try:
+            if self.validation_latency:
+                self._sleep(self.validation_latency)
+        finally:
+            with self._lock:
+                self.validations_in_flight -= 1
         failure = self.bedrock_failures.get(str(endpoint.service_settings.get("model")))
         if failure is not None:
             raise _Error(

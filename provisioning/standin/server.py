@@ -61,7 +61,9 @@ class StandinServer:
         if ssl_context is not None:
             self._server.socket = ssl_context.wrap_socket(self._server.socket, server_side=True)
         self.scheme = "https" if ssl_context is not None else "http"
-        self._thread = threading.Thread(target=self._server.serve_forever, name="standin", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="standin", daemon=True
+        )
         self._thread.start()
 
     @property
@@ -84,6 +86,8 @@ class StandinServer:
 def _handler_class(owner: StandinServer) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        # Headers and body go out in separate writes; with Nagle on, each response waits for a delayed ACK.
+        disable_nagle_algorithm = True
         server_version = "managed-llm-standin"
 
         def log_message(self, format: str, *args: object) -> None:

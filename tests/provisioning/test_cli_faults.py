@@ -1,0 +1,152 @@
+"""Faults: retries with backoff where safe, one clear line where not, partial reports, re-runs converge."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import V1, Cli, endpoint, mapping, write_file
+from tests.doubles.es_double import EsDouble
+
+pytestmark = pytest.mark.double_only
+
+
+@pytest.fixture
+def file(tmp_path: Path) -> Path:
+    return write_file(tmp_path, [endpoint("llm-a"), endpoint("llm-b", model=V1)], [mapping("users")])
+
+
+def test_reads_are_retried_on_429_and_503(run: Cli, double: EsDouble, file: Path) -> None:
+    double.fail("GET", r"^/_inference$", 429, times=2)
+    double.fail("GET", r"^/_security/role_mapping$", 503)
+    result = run("plan", "-f", str(file))
+    assert result.exit_code == 2, result.output
+    assert double.count("GET", r"^/_inference$") == 3
+    assert double.count("GET", r"^/_security/role_mapping$") == 2
+
+
+def test_writes_are_retried_on_503_and_connection_resets(run: Cli, double: EsDouble, file: Path) -> None:
+    double.fail("PUT", r"/llm-a$", 503)
+    double.fail("PUT", r"/llm-b$", "reset")
+    double.fail("PUT", r"/_security/role_mapping/users$", 429)
+    result = run("apply", "-f", str(file))
+    assert result.exit_code == 0, result.output
+    assert double.count("PUT", r"/llm-a$") == 2
+    assert double.count("PUT", r"/llm-b$") == 2
+    assert set(double.cluster.endpoints) == {"llm-a", "llm-b"}
+
+
+def test_a_create_whose_answer_was_lost_is_verified_not_duplicated(run: Cli, double: EsDouble, file: Path) -> None:
+    double.fail("PUT", r"/llm-a$", 502, after=True)
+    result = run("apply", "-f", str(file))
+    assert result.exit_code == 0, result.output
+    assert double.count("PUT", r"/llm-a$") == 2  # the retry got "already exists"
+    assert double.count("GET", r"^/_inference/llm-a$") == 1  # ... and apply checked it is what we asked for
+    assert run("plan", "-f", str(file)).exit_code == 0
+
+
+def test_persistent_failure_reports_done_failed_and_not_attempted(run: Cli, double: EsDouble, file: Path) -> None:
+    double.fail("PUT", r"/llm-a$", 503, times=100)
+    result = run("apply", "-f", str(file), "--concurrency", "1")
+    assert result.exit_code == 1
+    assert re.search(r"^failed\s+create\s+inference_endpoint\s+llm-a\s", result.stdout, re.M), result.stdout
+    assert "failed: create inference_endpoint llm-a: create inference endpoint llm-a: HTTP 503" in result.stdout
+    assert re.search(r"^not attempted\s+create\s+inference_endpoint\s+llm-b\s", result.stdout, re.M), result.stdout
+    assert "Apply failed: 0 done, 1 failed, 2 not attempted; not converged (3 to create," in result.stdout
+    assert double.count("PUT", r"/llm-a$") == 4  # 1 + 3 retries (FAST_RETRY), then it gives up
+    double.faults.clear()
+    rerun = run("apply", "-f", str(file))
+    assert rerun.exit_code == 0, rerun.output
+    assert run("plan", "-f", str(file)).exit_code == 0
+
+
+def test_bedrock_validation_failure_is_one_line_with_the_cause(run: Cli, double: EsDouble, file: Path) -> None:
+    double.cluster.bedrock_failures[V1] = "You don't have access to the model with the specified model ID."
+    result = run("apply", "-f", str(file))
+    assert result.exit_code == 1
+    assert (
+        "failed: create inference_endpoint llm-b: create inference endpoint llm-b: HTTP 400 status_exception: Could not complete inference endpoint creation "
+        "as validation call to service threw an exception. (caused by: AmazonBedrock converse failure: "
+        "[You don't have access to the model with the specified model ID.])"
+    ) in result.stdout
+    assert "llm-b" not in double.cluster.endpoints
+    double.cluster.bedrock_failures.clear()
+    assert run("apply", "-f", str(file)).exit_code == 0
+
+
+def test_a_failed_replace_leaves_a_state_the_next_run_repairs(run: Cli, double: EsDouble, tmp_path: Path) -> None:
+    assert run("apply", "-f", str(write_file(tmp_path, [endpoint("llm")], []))).exit_code == 0
+    changed = write_file(tmp_path, [endpoint("llm", model=V1)], [])
+    double.cluster.bedrock_failures[V1] = "throttled"
+    assert run("apply", "-f", str(changed)).exit_code == 1
+    assert "llm" not in double.cluster.endpoints  # deleted, create failed: reported, not hidden
+    double.cluster.bedrock_failures.clear()
+    planned = run("plan", "-f", str(changed))
+    assert " create " in planned.stdout
+    assert run("apply", "-f", str(changed)).exit_code == 0
+    assert double.cluster.endpoints["llm"].service_settings["model"] == V1
+
+
+def test_writes_run_with_bounded_concurrency(run: Cli, double: EsDouble, tmp_path: Path) -> None:
+    double.cluster.validation_latency = 0.05
+    many = write_file(tmp_path, [endpoint(f"llm-{i}") for i in range(12)], [])
+    assert run("apply", "-f", str(many)).exit_code == 0
+    assert 2 <= double.cluster.max_validations_in_flight <= 4
+
+
+def test_concurrency_one_is_sequential(run: Cli, double: EsDouble, tmp_path: Path) -> None:
+    double.cluster.validation_latency = 0.02
+    many = write_file(tmp_path, [endpoint(f"llm-{i}") for i in range(5)], [])
+    assert run("apply", "-f", str(many), "--concurrency", "1").exit_code == 0
+    assert double.cluster.max_validations_in_flight == 1
+
+
+def test_unreachable_cluster_is_one_line(run: Cli, double: EsDouble, file: Path) -> None:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    result = run("plan", "-f", str(file), "--es-url", f"https://127.0.0.1:{port}")
+    assert result.exit_code == 1
+    assert (
+        result.stderr == f"error: read inference endpoints: cannot reach https://127.0.0.1:{port}: connection refused\n"
+    )
+
+
+def test_tls_is_verified_and_the_error_says_what_to_set(double: EsDouble, file: Path) -> None:
+    env = double.env()
+    env.pop("ELASTICSEARCH_CA_CERTS")
+    result = Cli(env)("plan", "-f", str(file))
+    assert result.exit_code == 1
+    assert "TLS certificate verification failed; set ELASTICSEARCH_CA_CERTS" in result.stderr
+    assert double.requests == []
+
+
+def test_wrong_api_key_is_one_line(double: EsDouble, file: Path) -> None:
+    env = double.env() | {"ELASTICSEARCH_API_KEY": "bm9ib2R5Om5vdGhpbmc="}
+    result = Cli(env)("plan", "-f", str(file))
+    assert result.exit_code == 1
+    assert result.stderr.startswith("error: read inference endpoints: authentication to https://127.0.0.1:")
+    assert result.stderr.count("\n") == 1
+
+
+@pytest.mark.parametrize(
+    ("env_change", "message"),
+    [
+        ({"ELASTICSEARCH_URL": ""}, "no Elasticsearch URL: set ELASTICSEARCH_URL or pass --es-url"),
+        ({"ELASTICSEARCH_URL": "ftp://x"}, "ELASTICSEARCH_URL must be an http(s) URL"),
+        ({"ELASTICSEARCH_URL": "https://u:p@127.0.0.1:1"}, "ELASTICSEARCH_URL must not embed credentials"),
+        ({"ELASTICSEARCH_USERNAME": "elastic"}, "set either ELASTICSEARCH_API_KEY or ELASTICSEARCH_USERNAME"),
+        ({"ELASTICSEARCH_CA_CERTS": "/nonexistent/ca.pem"}, "ELASTICSEARCH_CA_CERTS: no such file"),
+    ],
+)
+def test_bad_connection_settings_are_refused_before_any_request(
+    double: EsDouble, file: Path, env_change: dict[str, str], message: str
+) -> None:
+    result = Cli(double.env() | env_change)("plan", "-f", str(file))
+    assert result.exit_code == 1
+    assert result.stderr.startswith(f"error: {message}")
+    assert double.requests == []
