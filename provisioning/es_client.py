@@ -111,6 +111,16 @@ class EsClient:
             raise
         return found[0] if found else None
 
+    def get_role_mapping(self, name: str) -> Mapping[str, Any] | None:
+        try:
+            with self._call(f"read role mapping {name}"):
+                found: Mapping[str, Mapping[str, Any]] = self._es.security.get_role_mapping(name=name).body
+        except ClusterError as exc:
+            if exc.status == 404:
+                return None
+            raise
+        return found.get(name)
+
     def references(self, endpoint_id: str, task_type: str) -> References:
         """Pipelines and indexes using an endpoint, from a dry-run DELETE (which deletes nothing)."""
         try:

@@ -43,7 +43,14 @@ HEADLINE_FIELDS = (
 def console(stream: IO[str]) -> Console:
     """A console that wraps nothing when the output is a log file (CI) and colours only real terminals."""
     terminal = stream.isatty()
-    return Console(file=stream, width=None if terminal else 200, soft_wrap=not terminal, highlight=False, markup=False)
+    return Console(
+        file=stream,
+        width=None if terminal else 200,
+        soft_wrap=not terminal,
+        highlight=False,
+        markup=False,
+        emoji=False,
+    )
 
 
 def _value(value: Any) -> str:
@@ -167,7 +174,7 @@ class BarProgress:
             BarColumn(),
             MofNCompleteColumn(),
             TimeElapsedColumn(),
-            console=Console(file=stream, markup=False),
+            console=Console(file=stream, markup=False, emoji=False),
             transient=True,
         )
         self._task = self._progress.add_task("applying", total=total)

@@ -43,3 +43,19 @@ def test_readme_documents_every_stack_output() -> None:
     assert len(exported) == 9
     for name in exported:
         assert f"`{name}`" in README, f"stack output {name} is undocumented"
+
+
+def test_readme_documents_every_cli_command() -> None:
+    from provisioning.cli import cli
+
+    for name in cli.commands:
+        assert f"`managed-llm {name}" in README, f"command {name} is undocumented"
+
+
+def test_readme_documents_every_environment_variable() -> None:
+    import provisioning.config
+    import provisioning.credentials
+
+    source = Path(provisioning.config.__file__).read_text() + Path(provisioning.credentials.__file__).read_text()
+    for variable in sorted(set(re.findall(r"\b(?:ELASTICSEARCH|BEDROCK)_[A-Z_]+\b", source))):
+        assert f"`{variable}`" in README, f"{variable} is undocumented"

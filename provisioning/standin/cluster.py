@@ -317,13 +317,16 @@ class StandinCluster:
         return value
 
     def _list(self, task_type: str | None, inference_id: str | None) -> list[JSON]:
-        with self._lock:
-            everything = [copy.deepcopy(e) for e in self.preconfigured.values()]
-            everything += [e.public() for e in self.endpoints.values()]
-        everything.sort(key=lambda e: e["inference_id"])
         if inference_id is None:
+            with self._lock:
+                everything = [copy.deepcopy(e) for e in self.preconfigured.values()]
+                everything += [e.public() for e in self.endpoints.values()]
+            everything.sort(key=lambda e: e["inference_id"])
             return [e for e in everything if task_type is None or e["task_type"] == task_type]
-        found = [e for e in everything if e["inference_id"] == inference_id]
+        with self._lock:
+            stored = self.endpoints.get(inference_id)
+            preconfigured = self.preconfigured.get(inference_id)
+            found = [stored.public()] if stored is not None else [copy.deepcopy(preconfigured)] if preconfigured else []
         if not found:
             raise _Error(404, "resource_not_found_exception", f"Inference endpoint not found [{inference_id}]")
         if task_type is not None and found[0]["task_type"] != task_type:
@@ -666,7 +669,7 @@ class StandinCluster:
         _check_rule(name, body["rules"])
         stored: dict[str, JSON] = {"enabled": body["enabled"]}
         stored["roles" if roles else "role_templates"] = list(roles or templates)
-        stored["rules"] = copy.deepcopy(body["rules"])
+        stored["rules"] = _as_elasticsearch_prints(body["rules"])
         stored["metadata"] = copy.deepcopy(metadata)
         with self._lock:
             created = name not in self.role_mappings
@@ -702,8 +705,24 @@ def _check_rule(name: str, rule: JSON) -> None:
             raise _Error(
                 400, "parsing_exception", f"failed to parse role-mapping [{name}]. [field] must have exactly one field"
             )
+        ((_, values),) = value.items()
+        if values is None or values == []:
+            raise _Error(400, "illegal_argument_exception", f"null or empty values ({values})")
     else:
         raise _Error(400, "parsing_exception", f"failed to parse role-mapping [{name}]. unexpected rule [{kind}]")
+
+
+def _as_elasticsearch_prints(rule: JSON) -> JSON:
+    """Rules come back as FieldExpression.toXContent writes them: a single value is a scalar, not a list."""
+    ((kind, value),) = rule.items()
+    if kind in ("any", "all"):
+        return {kind: [_as_elasticsearch_prints(child) for child in value]}
+    if kind == "except":
+        return {kind: _as_elasticsearch_prints(value)}
+    ((name, values),) = value.items()
+    if isinstance(values, list) and len(values) == 1:
+        values = values[0]
+    return {kind: {name: copy.deepcopy(values)}}
 
 
 def _reference_message(inference_id: str, pipelines: list[str], indexes: list[str]) -> str:

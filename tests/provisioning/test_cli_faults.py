@@ -67,8 +67,9 @@ def test_bedrock_validation_failure_is_one_line_with_the_cause(run: Cli, double:
     result = run("apply", "-f", str(file))
     assert result.exit_code == 1
     assert (
-        "failed: create inference_endpoint llm-b: create inference endpoint llm-b: HTTP 400 status_exception: Could not complete inference endpoint creation "
-        "as validation call to service threw an exception. (caused by: AmazonBedrock converse failure: "
+        "failed: create inference_endpoint llm-b: create inference endpoint llm-b: HTTP 400 status_exception: "
+        "Could not complete inference endpoint creation as validation call to service threw an exception. "
+        "(caused by: AmazonBedrock converse failure: "
         "[You don't have access to the model with the specified model ID.])"
     ) in result.stdout
     assert "llm-b" not in double.cluster.endpoints

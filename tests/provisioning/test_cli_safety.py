@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -17,10 +18,14 @@ def foreign_endpoint(double: EsDouble, endpoint_id: str, model: str = V2) -> Non
     """An endpoint someone else created directly in the cluster (not in the ledger)."""
     from provisioning.standin import Request
 
-    body = (
-        '{"service": "amazonbedrock", "service_settings": {"access_key": "other-team-key", "secret_key": "other-team-secret",'
-        f' "region": "us-east-1", "model": "{model}", "provider": "anthropic"}}}}'
-    )
+    settings = {
+        "access_key": "other-team-key",
+        "secret_key": "other-team-secret",
+        "region": "us-east-1",
+        "model": model,
+        "provider": "anthropic",
+    }
+    body = json.dumps({"service": "amazonbedrock", "service_settings": settings})
     admin = next(iter(double.cluster.principals))
     response = double.cluster.handle(
         Request(

@@ -1,0 +1,158 @@
+"""Secrets: where Bedrock keys come from, and that no key, password or API key ever reaches the output."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import boto3
+import pytest
+
+from tests.conftest import BEDROCK_ENV, Cli, endpoint, mapping, write_file
+from tests.doubles.aws import moto_server, point_boto3_at
+from tests.doubles.es_double import API_KEY_SECRET, EsDouble, encoded_api_key
+
+pytestmark = pytest.mark.double_only
+
+SECRET_KEY_ID = "AKIASECRETSMANAGER01"  # noqa: S105 (test fixture)
+SECRET_ACCESS_KEY = "from-secrets-manager-never-printed-9876543210"  # noqa: S105 (test fixture)
+
+
+@pytest.fixture(scope="module")
+def moto_url() -> Iterator[str]:
+    with moto_server() as url:
+        yield url
+
+
+@pytest.fixture
+def secret_arn(moto_url: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    point_boto3_at(monkeypatch, moto_url)
+    client = boto3.client("secretsmanager", region_name="us-east-1")
+    name = f"managed-llm-bedrock-{id(monkeypatch)}"
+    created = client.create_secret(
+        Name=name, SecretString=json.dumps({"access_key_id": SECRET_KEY_ID, "secret_access_key": SECRET_ACCESS_KEY})
+    )
+    return str(created["ARN"])
+
+
+def everything_printed(*results: object) -> str:
+    return "\n".join(f"{r.stdout}\n{r.stderr}" for r in results)  # type: ignore[attr-defined]
+
+
+def assert_no_secret(text: str, *secrets: str) -> None:
+    for secret in secrets:
+        assert secret not in text, f"secret leaked: {secret[:4]}..."
+
+
+def test_credentials_come_from_the_stack_secret(double: EsDouble, secret_arn: str, tmp_path: Path) -> None:
+    file = write_file(
+        tmp_path, [endpoint("llm")], [], bedrock={"region": "us-east-1", "credentials": {"secret_arn": secret_arn}}
+    )
+    run = Cli(double.env())  # no BEDROCK_* in the environment
+    planned = run("plan", "-f", str(file))
+    assert f"from Secrets Manager secret {secret_arn}" in planned.stdout
+    applied = run("apply", "-f", str(file))
+    assert applied.exit_code == 0, applied.output
+    stored = double.cluster.endpoints["llm"].service_settings
+    assert (stored["access_key"], stored["secret_key"]) == (SECRET_KEY_ID, SECRET_ACCESS_KEY)
+    assert_no_secret(everything_printed(planned, applied), SECRET_KEY_ID, SECRET_ACCESS_KEY)
+
+
+def test_environment_credentials_win_over_the_secret(double: EsDouble, secret_arn: str, tmp_path: Path) -> None:
+    file = write_file(
+        tmp_path, [endpoint("llm")], [], bedrock={"region": "us-east-1", "credentials": {"secret_arn": secret_arn}}
+    )
+    assert Cli(double.env(**BEDROCK_ENV))("apply", "-f", str(file)).exit_code == 0
+    assert double.cluster.endpoints["llm"].service_settings["access_key"] == BEDROCK_ENV["BEDROCK_ACCESS_KEY_ID"]
+
+
+def test_an_unreadable_secret_stops_apply_before_any_write(
+    double: EsDouble, moto_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    point_boto3_at(monkeypatch, moto_url)
+    arn = "arn:aws:secretsmanager:us-east-1:123456789012:secret:does-not-exist-AbCdEf"
+    file = write_file(
+        tmp_path,
+        [endpoint("llm")],
+        [mapping("users")],
+        bedrock={"region": "us-east-1", "credentials": {"secret_arn": arn}},
+    )
+    result = Cli(double.env())("apply", "-f", str(file))
+    assert result.exit_code == 1
+    assert result.stderr == f"error: cannot read secret {arn}: ResourceNotFoundException\n"
+    assert double.writes() == []
+
+
+def test_a_secret_without_the_expected_keys_is_refused(
+    double: EsDouble, moto_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    point_boto3_at(monkeypatch, moto_url)
+    created = boto3.client("secretsmanager", region_name="us-east-1").create_secret(
+        Name="not-json-creds", SecretString="just-a-password-string"
+    )
+    file = write_file(
+        tmp_path, [endpoint("llm")], [], bedrock={"region": "us-east-1", "credentials": {"secret_arn": created["ARN"]}}
+    )
+    result = Cli(double.env())("apply", "-f", str(file))
+    assert result.exit_code == 1
+    assert result.stderr == f"error: secret {created['ARN']} is not JSON with access_key_id and secret_access_key\n"
+    assert "just-a-password-string" not in result.output
+    assert double.writes() == []
+
+
+def test_no_credentials_blocks_creates_but_not_plan_or_mapping_only_applies(double: EsDouble, tmp_path: Path) -> None:
+    run = Cli(double.env())
+    file = write_file(tmp_path, [endpoint("llm")], [mapping("users")])
+    assert run("plan", "-f", str(file)).exit_code == 2
+    result = run("apply", "-f", str(file))
+    assert result.exit_code == 1
+    assert result.stderr.startswith(
+        "error: no Bedrock credentials: set BEDROCK_ACCESS_KEY_ID/BEDROCK_SECRET_ACCESS_KEY"
+    )
+    assert double.writes() == []
+    mappings_only = write_file(tmp_path, [], [mapping("users")])
+    assert run("apply", "-f", str(mappings_only)).exit_code == 0
+
+
+def test_half_set_environment_credentials_are_refused(double: EsDouble, tmp_path: Path) -> None:
+    env = double.env(BEDROCK_ACCESS_KEY_ID="AKIAONLYTHEIDISSET01")
+    result = Cli(env)("apply", "-f", str(write_file(tmp_path, [endpoint("llm")], [])))
+    assert result.exit_code == 1
+    assert result.stderr == "error: set both BEDROCK_ACCESS_KEY_ID and BEDROCK_SECRET_ACCESS_KEY, or neither\n"
+    assert double.writes() == []
+
+
+def test_no_secret_in_any_output_of_any_command(run: Cli, double: EsDouble, tmp_path: Path) -> None:
+    file = write_file(tmp_path, [endpoint("llm"), endpoint("llm-2")], [mapping("users")])
+    results = [
+        run("plan", "-f", str(file)),
+        run("plan", "-f", str(file), "-o", "json"),
+        run("apply", "-f", str(file), "-o", "json"),
+        run("apply", "-f", str(file)),
+    ]
+    double.cluster.bedrock_failures[endpoint("x")["model"]] = "denied"
+    double.cluster.endpoints.pop("llm")
+    results.append(run("apply", "-f", str(file)))  # a failing create
+    assert results[-1].exit_code == 1
+    results.append(
+        Cli(double.env(**BEDROCK_ENV) | {"ELASTICSEARCH_API_KEY": encoded_api_key("nobody")})("plan", "-f", str(file))
+    )
+    assert_no_secret(
+        everything_printed(*results),
+        BEDROCK_ENV["BEDROCK_SECRET_ACCESS_KEY"],
+        BEDROCK_ENV["BEDROCK_ACCESS_KEY_ID"],
+        API_KEY_SECRET,
+        encoded_api_key("admin"),
+        encoded_api_key("nobody"),
+    )
+    assert double.cluster.received_secrets, "the double saw the secrets, so the check above means something"
+
+
+def test_secrets_echoed_by_the_server_are_redacted(run: Cli, double: EsDouble, tmp_path: Path) -> None:
+    leaked = BEDROCK_ENV["BEDROCK_SECRET_ACCESS_KEY"]
+    double.cluster.bedrock_failures[endpoint("x")["model"]] = f"The security token {leaked} is invalid"
+    result = run("apply", "-f", str(write_file(tmp_path, [endpoint("llm")], [])))
+    assert result.exit_code == 1
+    assert "The security token *** is invalid" in result.stdout
+    assert_no_secret(everything_printed(result), leaked)
