@@ -48,6 +48,7 @@ class Fault:
     outcome: int | Literal["reset"]
     remaining: int
     after: bool = False
+    skip: int = 0
 
 
 @dataclass
@@ -79,19 +80,30 @@ class EsDouble:
     # ---------------------------------------------------------------- faults
 
     def fail(
-        self, method: str, path: str, outcome: int | Literal["reset"], times: int = 1, *, after: bool = False
+        self,
+        method: str,
+        path: str,
+        outcome: int | Literal["reset"],
+        times: int = 1,
+        *,
+        after: bool = False,
+        skip: int = 0,
     ) -> None:
         """The next `times` requests matching (method, path regex) get `outcome` instead of an answer.
 
         With `after`, the request is processed first and only the answer is lost (a proxy's 502 after
-        the write happened), the case where a retried create finds its own endpoint.
+        the write happened), the case where a retried create finds its own endpoint. The first `skip`
+        matching requests pass untouched.
         """
-        self.faults.append(Fault(method, re.compile(path), outcome, times, after))
+        self.faults.append(Fault(method, re.compile(path), outcome, times, after, skip))
 
     def _hook(self, request: Request) -> Response | Literal["reset"] | None:
         with self._lock:
             for fault in self.faults:
                 if fault.remaining > 0 and fault.method == request.method and fault.path.search(request.path):
+                    if fault.skip > 0:
+                        fault.skip -= 1
+                        continue
                     fault.remaining -= 1
                     if fault.after:
                         self.cluster.handle(request)

@@ -202,3 +202,47 @@ def test_a_caller_that_cannot_read_role_mappings_gets_one_clear_line(double: EsD
     assert result.stderr.count("\n") == 1
     assert result.stderr.startswith("error: read role mappings: permission denied (HTTP 403): action [")
     assert "read_security" in result.stderr
+
+
+def test_ownership_is_claimed_before_the_endpoint_is_created(run: Cli, double: EsDouble, tmp_path: Path) -> None:
+    file = write_file(tmp_path, [endpoint("llm")], [])
+    double.fail("GET", r"^/_inference$", 503, times=100, skip=1)  # the re-read after the writes fails
+    result = run("apply", "-f", str(file))
+    assert result.exit_code == 1
+    assert "llm" in double.cluster.endpoints
+    assert double.cluster.role_mappings[LEDGER_NAME]["metadata"]["inference_endpoints"] == ["llm"]
+    double.faults.clear()
+    assert run("plan", "-f", str(file)).exit_code == 0
+
+
+def test_a_ledger_not_written_by_us_grants_no_ownership(run: Cli, double: EsDouble, tmp_path: Path) -> None:
+    foreign_endpoint(double, "llm")
+    double.cluster.role_mappings[LEDGER_NAME] = {
+        "enabled": False,
+        "roles": ["x"],
+        "rules": {"field": {"username": "x"}},
+        "metadata": {"inference_endpoints": ["llm"]},
+    }
+    assert run("plan", "-f", str(write_file(tmp_path, [endpoint("llm", model=V1)], []))).exit_code == 1
+    assert run("apply", "-f", str(write_file(tmp_path, [], [])), "--prune").exit_code == 0
+    assert "llm" in double.cluster.endpoints
+
+
+def test_an_id_taken_between_plan_and_apply_is_not_overwritten(double: EsDouble, tmp_path: Path) -> None:
+    from provisioning.apply import Status, apply_plan
+    from provisioning.config import ConnectionSettings, load_file
+    from provisioning.credentials import resolve
+    from provisioning.plan import PlanOptions
+    from provisioning.planner import make_plan
+    from tests.conftest import BEDROCK_ENV, fast_connect
+
+    desired = load_file(write_file(tmp_path, [endpoint("llm")], []))
+    client = fast_connect(ConnectionSettings.from_environment(double.env()))
+    plan = make_plan(desired, client, PlanOptions(), double.url)
+    foreign_endpoint(double, "llm", model=V1)  # someone else wins the race
+    report = apply_plan(plan, desired, client, lambda: resolve(desired, BEDROCK_ENV))
+    client.close()
+    (result,) = report.results
+    assert result.status is Status.FAILED
+    assert "already exists" in (result.error or "")
+    assert double.cluster.endpoints["llm"].service_settings["model"] == V1

@@ -325,3 +325,14 @@ def test_rendering_prints_values_verbatim() -> None:
     out = io.StringIO()
     plan_text(Plan("t", Diff((change,))), out)
     assert tricky in out.getvalue()
+
+
+def test_normalize_fills_the_documented_rate_limit_default_when_a_server_omits_it() -> None:
+    body = {
+        "inference_id": "e",
+        "task_type": "completion",
+        "service": "amazonbedrock",
+        "service_settings": {"region": "us-east-1", "model": CHAT_MODELS["anthropic"], "provider": "ANTHROPIC"},
+    }
+    assert endpoints.normalize(body).get("service_settings.rate_limit.requests_per_minute") == 240
+    assert compare_endpoint(_spec(), endpoints.normalize(body)) == ((), None)
