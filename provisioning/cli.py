@@ -25,7 +25,7 @@ from provisioning.credentials import BedrockCredentials, describe_source, resolv
 from provisioning.errors import EXIT_ERROR, EXIT_OK, ManagedLlmError, PlanError
 from provisioning.es_client import EsClient
 from provisioning.model import DesiredState
-from provisioning.plan import PlanOptions
+from provisioning.plan import Plan, PlanOptions
 from provisioning.planner import make_plan
 from provisioning.render import apply_json, apply_text, plan_json, plan_text, progress_for
 from provisioning.sandbox import run_sandbox
@@ -114,6 +114,20 @@ def validate(file_: Path) -> int:
     return EXIT_OK
 
 
+def _read_and_plan(
+    context: CliContext, file_: Path, es_url: str | None, options: PlanOptions
+) -> tuple[DesiredState, EsClient, Plan]:
+    """Validate the file (before any request), connect, read the cluster once per kind, diff."""
+    desired = load_file(file_)
+    settings = ConnectionSettings.from_environment(context.environ, es_url)
+    client = context.connect(settings)
+    try:
+        return desired, client, make_plan(desired, client, options, settings.display_url)
+    except ManagedLlmError:
+        client.close()
+        raise
+
+
 @cli.command()
 @file_option
 @output_option
@@ -129,13 +143,8 @@ def plan(
 
     Example: managed-llm plan -f managed-llm.yaml --output json
     """
-    desired = load_file(file_)
-    settings = ConnectionSettings.from_environment(context.environ, es_url)
-    client = context.connect(settings)
-    try:
-        the_plan = make_plan(desired, client, PlanOptions(prune, adopt, force_replace), settings.display_url)
-    finally:
-        client.close()
+    desired, client, the_plan = _read_and_plan(context, file_, es_url, PlanOptions(prune, adopt, force_replace))
+    client.close()
     if output == "json":
         plan_json(the_plan, sys.stdout)
     else:
@@ -168,11 +177,8 @@ def apply(
 
     Example: managed-llm apply -f managed-llm.yaml --prune
     """
-    desired = load_file(file_)
-    settings = ConnectionSettings.from_environment(context.environ, es_url)
-    client = context.connect(settings)
+    desired, client, the_plan = _read_and_plan(context, file_, es_url, PlanOptions(prune, adopt, force_replace))
     try:
-        the_plan = make_plan(desired, client, PlanOptions(prune, adopt, force_replace), settings.display_url)
         if output == "text":
             plan_text(the_plan, sys.stdout, credentials_source=describe_source(desired, context.environ))
         progress = progress_for(sys.stderr, len(the_plan.writes))

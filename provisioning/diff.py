@@ -15,7 +15,7 @@ Lists are compared as sets where Elasticsearch treats them as sets (roles). Outp
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -122,6 +122,70 @@ def _all_fields(spec: Spec, *, as_after: bool) -> tuple[FieldChange, ...]:
     )
 
 
+Compare = Callable[[Any, Any], tuple[tuple[FieldChange, ...], Action | None, str]]
+
+
+def _compare_endpoints(want: EndpointSpec, have: EndpointSpec) -> tuple[tuple[FieldChange, ...], Action | None, str]:
+    fields, action = compare_endpoint(want, have)
+    reason = "task settings differ" if action is Action.UPDATE else _replace_reason(fields)
+    return fields, action, reason
+
+
+def _compare_mappings(
+    want: RoleMappingSpec, have: RoleMappingSpec
+) -> tuple[tuple[FieldChange, ...], Action | None, str]:
+    fields = compare_role_mapping(want, have)
+    return fields, Action.UPDATE if fields else None, ", ".join(f.path for f in fields) + " differ"
+
+
+@dataclass
+class _KindDiff:
+    changes: list[Change] = field(default_factory=list)
+    kept: list[tuple[str, str]] = field(default_factory=list)
+    managed: set[str] = field(default_factory=set)
+
+
+def _diff_kind(
+    kind: str,
+    desired: Mapping[str, Spec],
+    actual: Mapping[str, Spec],
+    owned: frozenset[str],
+    compare: Compare,
+    options: DiffOptions,
+) -> _KindDiff:
+    """Creates, conflicts, updates/replaces for ids in the file; deletes or kept for owned ids not in it.
+
+    `managed` is every id managed-llm owns once the changes are made (the ledger's next content).
+    """
+    out = _KindDiff()
+    for key in sorted(desired):
+        want, have = desired[key], actual.get(key)
+        if have is None:
+            out.changes.append(
+                Change(kind, key, Action.CREATE, "not in the cluster", _all_fields(want, as_after=True), want)
+            )
+        elif key not in owned and not options.adopt:
+            reason = "exists but is not managed by managed-llm (use --adopt)"
+            out.changes.append(Change(kind, key, Action.CONFLICT, reason, (), want, have))
+            continue
+        else:
+            fields, action, reason = compare(want, have)
+            if action is not None:
+                out.changes.append(Change(kind, key, action, reason, fields, want, have))
+        out.managed.add(key)
+    for key in sorted((owned & set(actual)) - set(desired)):
+        if endpoints.is_reserved(key):
+            continue
+        if options.prune:
+            have = actual[key]
+            reason = "owned and not in the file (--prune)"
+            out.changes.append(Change(kind, key, Action.DELETE, reason, _all_fields(have, as_after=False), None, have))
+        else:
+            out.kept.append((kind, key))
+            out.managed.add(key)
+    return out
+
+
 def diff(
     *,
     desired_endpoints: Mapping[str, EndpointSpec],
@@ -136,122 +200,17 @@ def diff(
 
     `actual_mappings` must already exclude operator-defined mappings and the ledger itself.
     """
-    changes: list[Change] = []
-    kept: list[tuple[str, str]] = []
-    claimed: set[str] = set()
-
-    for endpoint_id in sorted(desired_endpoints):
-        want = desired_endpoints[endpoint_id]
-        have = actual_endpoints.get(endpoint_id)
-        kind = endpoints.KIND
-        if have is None:
-            changes.append(
-                Change(kind, endpoint_id, Action.CREATE, "not in the cluster", _all_fields(want, as_after=True), want)
-            )
-            claimed.add(endpoint_id)
-            continue
-        if endpoint_id not in owned_endpoints and not options.adopt:
-            changes.append(
-                Change(
-                    kind,
-                    endpoint_id,
-                    Action.CONFLICT,
-                    "exists but is not managed by managed-llm (use --adopt)",
-                    (),
-                    want,
-                    have,
-                )
-            )
-            continue
-        claimed.add(endpoint_id)
-        fields, action = compare_endpoint(want, have)
-        if action is not None:
-            reason = "task settings differ" if action is Action.UPDATE else _replace_reason(fields)
-            changes.append(Change(kind, endpoint_id, action, reason, fields, want, have))
-
-    for endpoint_id in sorted((owned_endpoints & set(actual_endpoints)) - set(desired_endpoints)):
-        if endpoints.is_reserved(endpoint_id):
-            continue
-        if options.prune:
-            have = actual_endpoints[endpoint_id]
-            changes.append(
-                Change(
-                    endpoints.KIND,
-                    endpoint_id,
-                    Action.DELETE,
-                    "owned and not in the file (--prune)",
-                    _all_fields(have, as_after=False),
-                    None,
-                    have,
-                )
-            )
-        else:
-            kept.append((endpoints.KIND, endpoint_id))
-            claimed.add(endpoint_id)
-
-    for name in sorted(desired_mappings):
-        want_mapping = desired_mappings[name]
-        have_mapping = actual_mappings.get(name)
-        kind = mappings.KIND
-        if have_mapping is None:
-            changes.append(
-                Change(
-                    kind,
-                    name,
-                    Action.CREATE,
-                    "not in the cluster",
-                    _all_fields(want_mapping, as_after=True),
-                    want_mapping,
-                )
-            )
-        elif name not in owned_mappings and not options.adopt:
-            changes.append(
-                Change(
-                    kind,
-                    name,
-                    Action.CONFLICT,
-                    "exists but is not managed by managed-llm (use --adopt)",
-                    (),
-                    want_mapping,
-                    have_mapping,
-                )
-            )
-        elif fields := compare_role_mapping(want_mapping, have_mapping):
-            changes.append(
-                Change(
-                    kind,
-                    name,
-                    Action.UPDATE,
-                    ", ".join(f.path for f in fields) + " differ",
-                    fields,
-                    want_mapping,
-                    have_mapping,
-                )
-            )
-
-    for name in sorted((owned_mappings & set(actual_mappings)) - set(desired_mappings)):
-        if options.prune:
-            have_mapping = actual_mappings[name]
-            changes.append(
-                Change(
-                    mappings.KIND,
-                    name,
-                    Action.DELETE,
-                    "owned and not in the file (--prune)",
-                    _all_fields(have_mapping, as_after=False),
-                    None,
-                    have_mapping,
-                )
-            )
-        else:
-            kept.append((mappings.KIND, name))
-
-    changes.sort(key=lambda c: c.key)
+    for_endpoints = _diff_kind(
+        endpoints.KIND, desired_endpoints, actual_endpoints, owned_endpoints, _compare_endpoints, options
+    )
+    for_mappings = _diff_kind(
+        mappings.KIND, desired_mappings, actual_mappings, owned_mappings, _compare_mappings, options
+    )
     return Diff(
-        changes=tuple(changes),
-        kept=tuple(sorted(kept)),
+        changes=tuple(sorted(for_endpoints.changes + for_mappings.changes, key=lambda c: c.key)),
+        kept=tuple(sorted(for_endpoints.kept + for_mappings.kept)),
         ledger_before=owned_endpoints,
-        ledger_after=frozenset(claimed),
+        ledger_after=frozenset(for_endpoints.managed),
     )
 
 
