@@ -89,6 +89,13 @@ force_option = click.option(
 )
 
 
+def plan_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """The options plan and apply share, in the order --help lists them."""
+    for option in reversed((file_option, output_option, es_url_option, prune_option, adopt_option, force_option)):
+        command = option(command)
+    return command
+
+
 @click.group(cls=ManagedLlmGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="managed-llm")
 def cli() -> None:
@@ -129,12 +136,7 @@ def _read_and_plan(
 
 
 @cli.command()
-@file_option
-@output_option
-@es_url_option
-@prune_option
-@adopt_option
-@force_option
+@plan_options
 @pass_context
 def plan(
     context: CliContext, file_: Path, output: str, es_url: str | None, prune: bool, adopt: bool, force_replace: bool
@@ -153,12 +155,7 @@ def plan(
 
 
 @cli.command()
-@file_option
-@output_option
-@es_url_option
-@prune_option
-@adopt_option
-@force_option
+@plan_options
 @click.option(
     "--concurrency", type=click.IntRange(1, 64), default=DEFAULT_CONCURRENCY, show_default=True, help="Parallel writes."
 )

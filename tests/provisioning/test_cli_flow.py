@@ -65,11 +65,12 @@ def last_line(text: str) -> str:
     return text.strip().splitlines()[-1]
 
 
-def test_validate_accepts_the_example() -> None:
+def test_validate_accepts_the_example(monkeypatch: pytest.MonkeyPatch) -> None:
     from click.testing import CliRunner
 
     from provisioning.cli import cli
 
+    monkeypatch.chdir(Path(__file__).resolve().parents[2])
     result = CliRunner().invoke(cli, ["validate", "-f", "examples/managed-llm.yaml"])
     assert result.exit_code == 0, result.output
     assert result.stdout.strip() == "examples/managed-llm.yaml: valid (2 inference endpoints, 2 role mappings)"
