@@ -13,22 +13,43 @@ import os
 import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import click
 
-from provisioning import __version__
+from provisioning import __version__, aws
 from provisioning.apply import DEFAULT_CONCURRENCY, apply_plan
-from provisioning.config import ConnectionSettings, load_file
-from provisioning.credentials import BedrockCredentials, describe_source, resolve
-from provisioning.errors import EXIT_ERROR, EXIT_OK, ManagedLlmError, PlanError
+from provisioning.catalog import load_catalog
+from provisioning.config import ConnectionSettings, load_file, load_stack_outputs
+from provisioning.credentials import BedrockCredentials, describe_source, from_secret, resolve
+from provisioning.errors import EXIT_ERROR, EXIT_OK, ConfigError, ManagedLlmError, PlanError
 from provisioning.es_client import EsClient
+from provisioning.evidence import gather
 from provisioning.model import DesiredState
 from provisioning.plan import Plan, PlanOptions
 from provisioning.planner import make_plan
-from provisioning.render import apply_json, apply_text, plan_json, plan_text, progress_for
+from provisioning.render import (
+    LogWait,
+    apply_json,
+    apply_text,
+    plan_json,
+    plan_text,
+    progress_for,
+    report_json,
+    rotation_text,
+    smoke_text,
+    usage_text,
+    verify_text,
+)
+from provisioning.rotate import rotate
 from provisioning.sandbox import run_sandbox
+from provisioning.smoke import MAX_LOG_EVENTS, LogCheck, SmokeReport, Verdict, new_canary, run_smoke
+from provisioning.smoke import check_logs as check_invocation_logs
+from provisioning.stack_outputs import StackOutputs, from_file
+from provisioning.usage import aggregate, build_queries, window
+from provisioning.verify import evaluate
 
 DEFAULT_EXAMPLE = Path("examples/managed-llm.yaml")
 
@@ -40,6 +61,8 @@ class CliContext:
     environ: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
     connect: Callable[[ConnectionSettings], EsClient] = EsClient
     read_secret: Callable[[str], str] | None = None
+    # How often smoke --check-logs polls CloudWatch Logs.
+    poll_interval: float = 5.0
 
     def credentials(self, desired: DesiredState) -> Callable[[], BedrockCredentials]:
         return lambda: resolve(desired, self.environ, self.read_secret)
@@ -224,6 +247,194 @@ def sandbox(file_: Path) -> int:
     Example: managed-llm sandbox -f examples/managed-llm.yaml
     """
     return run_sandbox(load_file(file_), sys.stdout)
+
+
+stack_outputs_option = click.option(
+    "--stack-outputs",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="JSON of `pulumi stack output --json` (default: the file's bedrock section).",
+)
+
+
+def _stack(desired: DesiredState, file_: Path, stack_outputs: Path | None) -> StackOutputs:
+    return load_stack_outputs(stack_outputs) if stack_outputs is not None else from_file(desired, str(file_))
+
+
+def _connect(context: CliContext, es_url: str | None) -> tuple[ConnectionSettings, EsClient]:
+    settings = ConnectionSettings.from_environment(context.environ, es_url)
+    return settings, context.connect(settings)
+
+
+@cli.command()
+@file_option
+@stack_outputs_option
+@output_option
+@es_url_option
+@pass_context
+def verify(context: CliContext, file_: Path, stack_outputs: Path | None, output: str, es_url: str | None) -> int:
+    """Prove zero data retention and least privilege: one PASS/FAIL row per control. Exit 0 all pass, 1 otherwise.
+
+    Checks Bedrock's logging configuration, the log group, the Elasticsearch principal's IAM policies,
+    the cluster's endpoints and role mappings, and the transport.
+
+    Example: managed-llm verify -f managed-llm.yaml --stack-outputs stack-outputs.json
+    """
+    desired = load_file(file_)
+    stack = _stack(desired, file_, stack_outputs)
+    settings, client = _connect(context, es_url)
+    try:
+        report = evaluate(gather(desired, stack, client, settings))
+    finally:
+        client.close()
+    if output == "json":
+        report_json(report.to_dict(), sys.stdout)
+    else:
+        verify_text(report, sys.stdout)
+    return report.exit_code
+
+
+@cli.command()
+@file_option
+@stack_outputs_option
+@output_option
+@es_url_option
+@click.option("--check-logs", is_flag=True, help="Also prove the calls were logged as metadata only.")
+@click.option(
+    "--log-timeout",
+    type=click.IntRange(0, 3600),
+    default=300,
+    show_default=True,
+    help="Seconds to wait for log records.",
+)
+@pass_context
+def smoke(
+    context: CliContext,
+    file_: Path,
+    stack_outputs: Path | None,
+    output: str,
+    es_url: str | None,
+    check_logs: bool,
+    log_timeout: int,
+) -> int:
+    """Call every endpoint once through Elasticsearch with a unique canary in the prompt. Exit 0 / 1.
+
+    With --check-logs, wait for each call's invocation record in CloudWatch Logs, check its metadata
+    fields, and check that the canary appears nowhere in the log group.
+
+    Example: managed-llm smoke -f managed-llm.yaml --stack-outputs stack-outputs.json --check-logs
+    """
+    desired = load_file(file_)
+    if not desired.inference_endpoints:
+        raise ConfigError(f"{file_}: no inference endpoints to smoke-test")
+    stack = _stack(desired, file_, stack_outputs) if check_logs else None
+    _, client = _connect(context, es_url)
+    canary, started = new_canary(), datetime.now(UTC)
+    try:
+        results = run_smoke(client, desired.inference_endpoints, canary)
+    finally:
+        client.close()
+    checks: tuple[LogCheck, ...] = ()
+    if stack is not None:
+        group = stack.log_group_name or (aws.logging_configuration(stack.region) or {}).get("cloudWatchConfig", {}).get(
+            "logGroupName"
+        )
+        if not group:
+            raise ConfigError("--check-logs: no invocation log group known (pass --stack-outputs)")
+        region = stack.region
+        called = [r.model for r in results if r.verdict is Verdict.PASS]
+        checks = check_invocation_logs(
+            lambda start, end: aws.log_events(group, region, start, end, limit=MAX_LOG_EVENTS),
+            called,
+            canary,
+            started,
+            timeout=log_timeout,
+            poll_interval=context.poll_interval,
+            on_wait=LogWait(sys.stderr),
+        )
+    report = SmokeReport(canary, results, checks)
+    if output == "json":
+        report_json(report.to_dict(), sys.stdout)
+    else:
+        smoke_text(report, sys.stdout)
+    return report.exit_code
+
+
+@cli.command("rotate-credentials")
+@file_option
+@stack_outputs_option
+@output_option
+@es_url_option
+@pass_context
+def rotate_credentials(
+    context: CliContext, file_: Path, stack_outputs: Path | None, output: str, es_url: str | None
+) -> int:
+    """Push the stack's current Bedrock key to every endpoint managed-llm owns, then call each once.
+
+    Run after bumping credentialsGeneration and `pulumi up`. Exit 0 when every endpoint has the new key
+    and answers; a re-run converges.
+
+    Example: managed-llm rotate-credentials -f managed-llm.yaml --stack-outputs stack-outputs.json
+    """
+    desired = load_file(file_)
+    arn = _stack(desired, file_, stack_outputs).credentials_secret_arn
+    if arn is None:
+        raise ConfigError(
+            "rotate-credentials: no credentials secret known (pass --stack-outputs or set bedrock.credentials)"
+        )
+    credentials = from_secret(arn, context.read_secret)
+    _, client = _connect(context, es_url)
+    try:
+        report = rotate(client, credentials)
+    finally:
+        client.close()
+    if output == "json":
+        report_json(report.to_dict(), sys.stdout)
+    else:
+        rotation_text(report, sys.stdout)
+    return report.exit_code
+
+
+@cli.command()
+@click.option("-f", "--file", "file_", type=click.Path(dir_okay=False, path_type=Path), help="For prices and models.")
+@stack_outputs_option
+@click.option("--region", help="Bedrock region (default: the stack's, else the file's, else us-east-1).")
+@click.option("--since", default="7d", show_default=True, help="Start: a duration before now (7d, 24h) or an ISO date.")
+@click.option("--until", default="now", show_default=True, help="End: now, a duration before now, or an ISO date.")
+@click.option("-o", "--output", type=click.Choice(["text", "json", "csv"]), default="text", show_default=True)
+def usage(
+    file_: Path | None, stack_outputs: Path | None, region: str | None, since: str, until: str, output: str
+) -> int:
+    """Invocations, errors, throttles, tokens and estimated cost per model per day, from CloudWatch.
+
+    Example: managed-llm usage --stack-outputs stack-outputs.json --since 30d --output csv
+    """
+    desired = load_file(file_) if file_ is not None else None
+    stack = (
+        load_stack_outputs(stack_outputs)
+        if stack_outputs is not None
+        else (from_file(desired, str(file_)) if desired is not None and desired.bedrock is not None else None)
+    )
+    region = region or (stack.region if stack is not None else load_catalog().regions.default)
+    start, end = window(since, until, datetime.now(UTC))
+    if stack is not None and stack.models:
+        models = list(stack.models)
+    else:
+        declared = {e.model for e in desired.inference_endpoints} if desired is not None else set()
+        models = sorted(declared | set(aws.bedrock_metric_models(region)))
+    prices = {**load_catalog().default_prices(), **(desired.prices if desired is not None else {})}
+    catalog_prices = load_catalog().prices
+    source = f"prices as of {catalog_prices.as_of} ({catalog_prices.source})" + (
+        f", overridden by {file_}" if desired is not None and desired.prices else ""
+    )
+    results = aws.metric_data(region, build_queries(models), start, end) if models else {}
+    report = aggregate(models, results, start, end, prices, region, source)
+    if output == "json":
+        report_json(report.to_dict(), sys.stdout)
+    elif output == "csv":
+        sys.stdout.write(report.to_csv())
+    else:
+        usage_text(report, sys.stdout)
+    return EXIT_OK
 
 
 def main(argv: list[str] | None = None) -> None:

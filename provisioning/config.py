@@ -7,6 +7,7 @@ mistyped secret cannot leak through an error). This is the only module that catc
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ from pydantic import SecretStr, ValidationError
 
 from provisioning.errors import ConfigError, ConnectionSettingsError
 from provisioning.model import DesiredState
+from provisioning.stack_outputs import StackOutputs
 
 PathKey = tuple[str | int, ...]
 
@@ -200,3 +202,21 @@ class ConnectionSettings:
         parts = urlsplit(self.url)
         port = f":{parts.port}" if parts.port else ""
         return f"{parts.scheme}://{parts.hostname}{port}{parts.path}"
+
+
+def load_stack_outputs(path: str | Path) -> StackOutputs:
+    name = str(path)
+    try:
+        document = json.loads(Path(path).read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"{name}: cannot read stack outputs: {exc.strerror or exc}") from None
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"{name}:{exc.lineno}: not JSON (expected `pulumi stack output --json`)") from None
+    if not isinstance(document, dict):
+        raise ConfigError(f"{name}: expected a JSON object of stack outputs")
+    try:
+        return StackOutputs.model_validate({**document, "source": f"stack outputs {name}"})
+    except ValidationError as exc:
+        first = exc.errors(include_input=False, include_url=False)[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise ConfigError(f"{name}: {where}: {first['msg']}") from None

@@ -63,7 +63,11 @@ def resolve(
         raise CredentialsError(
             f"no Bedrock credentials: set {ENV_ACCESS_KEY_ID}/{ENV_SECRET_ACCESS_KEY} or bedrock.credentials.secret_arn"
         )
-    arn = state.bedrock.credentials.secret_arn
+    return from_secret(state.bedrock.credentials.secret_arn, read_secret)
+
+
+def from_secret(arn: str, read_secret: Callable[[str], str] | None = None) -> BedrockCredentials:
+    """The key pair in the stack's secret (JSON with access_key_id and secret_access_key)."""
     raw = (read_secret or _read_from_secrets_manager)(arn)
     try:
         document = json.loads(raw)

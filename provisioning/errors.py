@@ -47,6 +47,10 @@ class CredentialsError(ManagedLlmError):
     """Bedrock credentials could not be resolved (environment or Secrets Manager)."""
 
 
+class AwsError(ManagedLlmError):
+    """An AWS read failed: the operation and AWS's error code, never a payload."""
+
+
 class ClusterError(ManagedLlmError):
     """Elasticsearch refused a request or could not be reached: status and ES `type`/`reason` only."""
 

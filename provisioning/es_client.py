@@ -32,6 +32,7 @@ from provisioning.config import ConnectionSettings
 from provisioning.credentials import BedrockCredentials
 from provisioning.diff import References
 from provisioning.errors import AlreadyExists, ClusterError
+from provisioning.inference_stream import StreamError, StreamResult, collect
 from provisioning.kinds import inference_endpoints as endpoints
 from provisioning.kinds.inference_endpoints import EndpointSpec
 from provisioning.planner import ClusterState
@@ -197,6 +198,50 @@ class EsClient:
         except ClusterError as exc:
             if exc.status != 404:
                 raise
+
+    def update_credentials(self, endpoint_id: str, task_type: str, credentials: BedrockCredentials) -> None:
+        """Replace an endpoint's key pair through `_update` (both keys, nothing else; reference §6)."""
+        settings = {
+            "access_key": credentials.access_key_id.get_secret_value(),
+            "secret_key": credentials.secret_access_key.get_secret_value(),
+        }
+        with self._call(f"update credentials of {endpoint_id}", extra_secrets=credentials.values()):
+            self._writer.inference.update(
+                inference_id=endpoint_id, task_type=task_type, inference_config={"service_settings": settings}
+            )
+
+    # ---------------------------------------------------------------- performing inference
+
+    def complete(self, endpoint_id: str, text: str, max_tokens: int) -> str:
+        with self._call(f"completion through {endpoint_id}"):
+            body = self._writer.inference.completion(
+                inference_id=endpoint_id, input=text, task_settings={"max_new_tokens": max_tokens}
+            ).body
+        return "".join(str(r.get("result", "")) for r in body.get("completion", []))
+
+    def embed(self, endpoint_id: str, text: str) -> int:
+        """The number of dimensions of the embedding of `text`."""
+        with self._call(f"embedding through {endpoint_id}"):
+            body = self._writer.inference.text_embedding(inference_id=endpoint_id, input=text).body
+        vectors = body.get("text_embedding") or []
+        return len(vectors[0].get("embedding", [])) if vectors else 0
+
+    def chat(self, endpoint_id: str, text: str, max_tokens: int) -> StreamResult:
+        """Chat completion through the streaming API (the only one Bedrock's chat_completion serves).
+
+        The 9.x Python client has no typed method for `_stream`, so this is the one `perform_request`.
+        """
+        with self._call(f"chat completion through {endpoint_id}"):
+            response = self._writer.perform_request(
+                "POST",
+                f"/_inference/chat_completion/{endpoint_id}/_stream",
+                headers={"accept": "text/event-stream", "content-type": "application/json"},
+                body={"messages": [{"role": "user", "content": text}], "max_completion_tokens": max_tokens},
+            )
+        try:
+            return collect(str(response.body))
+        except StreamError as exc:
+            raise ClusterError(f"chat completion through {endpoint_id}: {exc}") from None
 
     # ---------------------------------------------------------------- errors
 

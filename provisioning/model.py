@@ -11,7 +11,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
-from provisioning.catalog import ModelIdError, load_catalog, parse_model_id
+from provisioning.catalog import ModelIdError, Price, load_catalog, parse_model_id
 
 TaskType = Literal["chat_completion", "completion", "text_embedding"]
 Provider = Literal["amazontitan", "anthropic", "ai21labs", "cohere", "meta", "mistral"]
@@ -216,6 +216,19 @@ class DesiredState(_Strict):
     bedrock: Bedrock | None = None
     inference_endpoints: list[InferenceEndpoint] = Field(default_factory=list)
     role_mappings: list[RoleMapping] = Field(default_factory=list)
+    prices: dict[str, Price] = Field(
+        default_factory=dict, description="USD per million input/output tokens by model id, over the shipped prices"
+    )
+
+    @field_validator("prices")
+    @classmethod
+    def _priced_models(cls, value: dict[str, Price]) -> dict[str, Price]:
+        for model in value:
+            try:
+                parse_model_id(model)
+            except ModelIdError as exc:
+                raise ValueError(str(exc)) from None
+        return value
 
     @field_validator("inference_endpoints")
     @classmethod

@@ -18,6 +18,10 @@ from rich.text import Text
 from provisioning.apply import ApplyReport, ChangeResult, Status
 from provisioning.diff import Action, Change, FieldChange
 from provisioning.plan import Plan
+from provisioning.rotate import RotationReport
+from provisioning.smoke import SmokeReport
+from provisioning.usage import UsageReport
+from provisioning.verify import VerifyReport
 
 SYMBOLS = {
     Action.CREATE: ("+", "green"),
@@ -192,3 +196,131 @@ class BarProgress:
 
 def progress_for(stream: IO[str], total: int) -> LineProgress | BarProgress:
     return BarProgress(stream, total) if stream.isatty() else LineProgress(stream, total)
+
+
+# ---------------------------------------------------------------------------- operations reports
+
+VERDICT_STYLE = {"PASS": "green", "FAIL": "bold red", "WARN": "yellow", "INFO": "cyan"}
+SPARK = "▁▂▃▄▅▆▇█"
+
+
+def _table(*columns: str) -> Table:
+    table = Table(show_edge=False, box=None, pad_edge=False, header_style="bold")
+    for column in columns:
+        table.add_column(column, overflow="fold")
+    return table
+
+
+def _verdict(value: str) -> Text:
+    return Text(value, style=VERDICT_STYLE.get(value, ""))
+
+
+def verify_text(report: VerifyReport, stream: IO[str]) -> None:
+    out = console(stream)
+    table = _table("status", "control", "evidence")
+    for control in report.controls:
+        table.add_row(_verdict(control.status.value), control.title, control.evidence)
+    out.print(table)
+    verdict = "all controls pass" if report.exit_code == 0 else "FAILED"
+    out.print(f"Verify: {report.summary()}; {verdict}.")
+
+
+def smoke_text(report: SmokeReport, stream: IO[str]) -> None:
+    out = console(stream)
+    out.print(f"canary: {report.canary}")
+    table = _table("status", "endpoint", "task", "model", "seconds", "detail")
+    for result in report.results:
+        table.add_row(
+            _verdict(result.verdict.value),
+            result.endpoint_id,
+            result.task_type,
+            result.model,
+            f"{result.seconds:.2f}",
+            result.detail,
+        )
+    out.print(table)
+    if report.log_checks:
+        checks = _table("status", "log check", "evidence")
+        for check in report.log_checks:
+            checks.add_row(_verdict(check.verdict.value), check.name, check.evidence)
+        out.print(checks)
+    out.print(f"Smoke: {'passed' if report.exit_code == 0 else 'FAILED'}.")
+
+
+def rotation_text(report: RotationReport, stream: IO[str]) -> None:
+    out = console(stream)
+    out.print(f"credentials: {report.source} (not shown)")
+    table = _table("endpoint", "key", "smoke", "seconds", "detail")
+    for result in report.results:
+        table.add_row(
+            result.endpoint_id,
+            result.key.value,
+            _verdict(result.smoke.value) if result.smoke else "-",
+            f"{result.seconds:.2f}",
+            result.detail,
+        )
+    out.print(table)
+    if not report.results:
+        out.print("No Bedrock endpoint is owned by managed-llm in this cluster.")
+    out.print(f"Rotation: {'complete' if report.exit_code == 0 and report.results else 'FAILED'}.")
+
+
+def sparkline(values: list[int]) -> str:
+    top = max(values, default=0)
+    if top == 0:
+        return " " * len(values)
+    return "".join(" " if v == 0 else SPARK[min(len(SPARK) - 1, v * len(SPARK) // (top + 1))] for v in values)
+
+
+def _money(value: float | None) -> str:
+    return "n/a (no price)" if value is None else f"{value:,.4f}"
+
+
+def usage_text(report: UsageReport, stream: IO[str]) -> None:
+    out = console(stream)
+    out.print(
+        f"Bedrock usage in {report.region}, {report.start:%Y-%m-%d} to {report.end:%Y-%m-%d %H:%M} UTC "
+        f"(estimated cost in USD at {report.price_source})"
+    )
+    table = _table("model", "invocations", "errors", "throttles", "input tokens", "output tokens", "est. cost", "daily")
+    for column in range(1, 7):
+        table.columns[column].justify = "right"
+    for model in report.models:
+        table.add_row(
+            model.model,
+            f"{model.total('invocations'):,}",
+            f"{model.total('errors'):,}",
+            f"{model.total('throttles'):,}",
+            f"{model.total('input_tokens'):,}",
+            f"{model.total('output_tokens'):,}",
+            _money(model.cost()),
+            sparkline([d.invocations for d in model.days]),
+        )
+    table.add_row(
+        Text("total", style="bold"),
+        f"{report.total('invocations'):,}",
+        f"{report.total('errors'):,}",
+        f"{report.total('throttles'):,}",
+        f"{report.total('input_tokens'):,}",
+        f"{report.total('output_tokens'):,}",
+        f"{report.total_cost():,.4f}",
+        "",
+    )
+    out.print(table)
+
+
+def report_json(document: dict[str, Any], stream: IO[str]) -> None:
+    stream.write(json.dumps(document, indent=2) + "\n")
+
+
+class LogWait:
+    """Progress while waiting for invocation logs: a status line on terminals, a line per poll in CI."""
+
+    def __init__(self, stream: IO[str]) -> None:
+        self.stream = stream
+        self.terminal = stream.isatty()
+
+    def __call__(self, found: int, expected: int, waited: float) -> None:
+        end = "\r" if self.terminal else "\n"
+        self.stream.write(f"waiting for invocation log records: {found}/{expected} after {waited:.0f}s{end}")
+        self.stream.flush()

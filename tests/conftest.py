@@ -74,7 +74,10 @@ class Cli:
 
     def __call__(self, *args: str, env: Mapping[str, str] | None = None) -> Result:
         context = CliContext(
-            environ=dict(env if env is not None else self.env), connect=fast_connect, read_secret=self.read_secret
+            environ=dict(env if env is not None else self.env),
+            connect=fast_connect,
+            read_secret=self.read_secret,
+            poll_interval=0.05,
         )
         return self.runner.invoke(cli, list(args), obj=context, catch_exceptions=False)
 

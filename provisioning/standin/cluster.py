@@ -89,6 +89,24 @@ class Response:
     status: int
     body: JSON = None
     headers: dict[str, str] = field(default_factory=dict)
+    # A non-JSON body (server-sent events), sent as is with its own content type.
+    raw: bytes | None = None
+    content_type: str | None = None
+
+
+@dataclass(frozen=True)
+class Invocation:
+    """What the simulated Bedrock call saw: tests turn it into an invocation log record."""
+
+    endpoint_id: str
+    model: str
+    region: str
+    operation: str
+    input_text: str
+    output_text: str
+    input_tokens: int
+    output_tokens: int
+    error_code: str | None = None
 
 
 @dataclass
@@ -180,6 +198,8 @@ class StandinCluster:
         self.references: dict[str, tuple[list[str], list[str]]] = {}
         # Model id -> Bedrock error message returned by the simulated validation call.
         self.bedrock_failures: dict[str, str] = {}
+        # Called with each simulated Bedrock invocation (tests write invocation log records from it).
+        self.on_invocation: Callable[[Invocation], None] | None = None
         # Every secret the stand-in was given, so tests can prove none comes back.
         self.received_secrets: list[str] = []
         self.validation_calls = 0
@@ -228,11 +248,17 @@ class StandinCluster:
             if len(parts) == 2:
                 task = self._task_type(parts[0])
                 return Response(200, {"endpoints": self._list(task, None if parts[1] == "_all" else parts[1])})
-        if method in ("PUT", "POST") and parts and parts[-1] == "_update" and len(parts) in (2, 3):
+        if method == "POST" and parts and parts[-1] == "_stream" and len(parts) == 3:
+            self._authorize(principal, "monitor_inference", "cluster:monitor/xpack/inference")
+            return self._stream(self._task_type(parts[0]), parts[1], body)
+        if method == "POST" and len(parts) == 2:
+            self._authorize(principal, "monitor_inference", "cluster:monitor/xpack/inference")
+            return self._infer(self._task_type(parts[0]), parts[1], body)
+        if method == "PUT" and parts and parts[-1] == "_update" and len(parts) in (2, 3):
             self._authorize(principal, "manage_inference", "cluster:admin/xpack/inference/update")
             task = self._task_type(parts[0]) if len(parts) == 3 else None
             return Response(200, self._update(parts[-2], task, body))
-        if method in ("PUT", "POST") and len(parts) in (1, 2):
+        if method == "PUT" and len(parts) in (1, 2):
             self._authorize(principal, "manage_inference", "cluster:admin/xpack/inference/put")
             task = self._task_type(parts[0]) if len(parts) == 2 else None
             return Response(200, self._put(parts[-1], task, body))
@@ -618,6 +644,106 @@ class StandinCluster:
             self.preconfigured.pop(inference_id, None)
             return Response(200, {"acknowledged": True, "pipelines": list(pipelines), "indexes": list(indexes)})
 
+    # ---------------------------------------------------------------- performing inference
+
+    def _invoke(self, endpoint: _Endpoint, operation: str, text: str) -> Invocation:
+        """The simulated Bedrock call: never echoes the input, so a canary in a prompt stays there."""
+        model = str(endpoint.service_settings["model"])
+        failure = self.bedrock_failures.get(model)
+        output = "" if failure else "OK (stand-in answer, not a model)"
+        invocation = Invocation(
+            endpoint_id=endpoint.inference_id,
+            model=model,
+            region=str(endpoint.service_settings["region"]),
+            operation=operation,
+            input_text=text,
+            output_text=output,
+            input_tokens=max(1, len(text.split())),
+            output_tokens=len(output.split()),
+            error_code="AccessDeniedException" if failure else None,
+        )
+        if self.on_invocation is not None:
+            self.on_invocation(invocation)
+        if failure:
+            raise _Error(500, "status_exception", f"AmazonBedrock converse failure: [{failure}]")
+        return invocation
+
+    def _endpoint_for(self, task_type: str, inference_id: str) -> _Endpoint:
+        with self._lock:
+            endpoint = self.endpoints.get(inference_id)
+        if endpoint is None:
+            raise _Error(404, "resource_not_found_exception", f"Inference endpoint not found [{inference_id}]")
+        if endpoint.task_type != task_type:
+            raise _Error(
+                400,
+                "status_exception",
+                f"Incompatible task_type, the requested type [{task_type}] does not match the model type "
+                f"[{endpoint.task_type}]",
+            )
+        return endpoint
+
+    def _infer(self, task_type: str, inference_id: str, body: JSON) -> Response:
+        endpoint = self._endpoint_for(task_type, inference_id)
+        if task_type == "chat_completion":
+            # Bedrock's chat_completion is served only through the streaming API.
+            raise _Error(
+                400, "status_exception", "The [chat_completion] task type only supports streaming, use _stream"
+            )
+        texts = _inputs(body)
+        if task_type == "completion":
+            results = [{"result": self._invoke(endpoint, "Converse", t).output_text} for t in texts]
+            return Response(200, {"completion": results})
+        dims = int(endpoint.service_settings["dimensions"])
+        vectors = []
+        for text in texts:
+            self._invoke(endpoint, "InvokeModel", text)
+            seed = sum(text.encode()) or 1
+            vectors.append({"embedding": [round(((seed * (i + 7)) % 997) / 997 - 0.5, 6) for i in range(dims)]})
+        return Response(200, {"text_embedding": vectors})
+
+    def _stream(self, task_type: str, inference_id: str, body: JSON) -> Response:
+        endpoint = self._endpoint_for(task_type, inference_id)
+        if task_type == "chat_completion":
+            messages = (body or {}).get("messages")
+            if not isinstance(messages, list) or not messages:
+                raise _validation_failed("Field [messages] cannot be empty")
+            text = " ".join(str(m.get("content", "")) for m in messages if isinstance(m, dict))
+            invocation = self._invoke(endpoint, "ConverseStream", text)
+            chunks: list[JSON] = [
+                {
+                    "id": None,
+                    "choices": [{"delta": {"content": invocation.output_text, "role": "assistant"}, "index": 0}],
+                    "model": None,
+                    "object": None,
+                },
+                {
+                    "id": None,
+                    "choices": [{"delta": {}, "finish_reason": "FinishReasonStop", "index": 0}],
+                    "model": None,
+                    "object": None,
+                },
+                {
+                    "id": None,
+                    "choices": [],
+                    "model": None,
+                    "object": None,
+                    "usage": {
+                        "completion_tokens": invocation.output_tokens,
+                        "prompt_tokens": invocation.input_tokens,
+                        "total_tokens": invocation.input_tokens + invocation.output_tokens,
+                    },
+                },
+            ]
+        elif task_type == "completion":
+            invocation = self._invoke(endpoint, "ConverseStream", _inputs(body)[0])
+            chunks = [{"completion": [{"delta": word + " "} for word in invocation.output_text.split()]}]
+        else:
+            raise _Error(400, "status_exception", f"Streaming is not allowed for task [{task_type}]")
+        # Each event starts with a byte-order mark and the stream ends with [DONE] (ServerSentEvents* in ES).
+        events = [f"\ufeffevent: message\ndata: {json.dumps(c)}\n\n" for c in chunks]
+        events.append("\ufeffevent: message\ndata: [DONE]\n\n")
+        return Response(200, raw="".join(events).encode(), content_type="text/event-stream")
+
     # ---------------------------------------------------------------- role mappings
 
     def _get_role_mappings(self, names: list[str] | None) -> Response:
@@ -744,6 +870,15 @@ def _reference_message(inference_id: str, pipelines: list[str], indexes: list[st
 
 def _unknown_settings(name: str, value: JSON) -> str:
     return f"Configuration contains settings [{{{name}={value}}}] unknown to the [amazonbedrock] service"
+
+
+def _inputs(body: JSON) -> list[str]:
+    value = (body or {}).get("input")
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, list) and value and all(isinstance(v, str) for v in value):
+        return list(value)
+    raise _validation_failed("Field [input] cannot be empty")
 
 
 def _flag(query: Mapping[str, str], name: str) -> bool:

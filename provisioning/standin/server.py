@@ -113,13 +113,16 @@ def _handler_class(owner: StandinServer) -> type[BaseHTTPRequestHandler]:
             self._write(request, response)
 
         def _write(self, request: Request, response: Response) -> None:
-            payload = b"" if response.body is None else json.dumps(response.body).encode()
             accept = request.headers.get("accept", "")
             content_type = (
                 "application/vnd.elasticsearch+json;compatible-with=9"
                 if "compatible-with" in accept
                 else "application/json"
             )
+            if response.raw is not None:
+                payload, content_type = response.raw, response.content_type or "application/octet-stream"
+            else:
+                payload = b"" if response.body is None else json.dumps(response.body).encode()
             self.send_response(response.status)
             self.send_header("X-Elastic-Product", "Elasticsearch")
             self.send_header("Content-Type", content_type)

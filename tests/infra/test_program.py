@@ -11,20 +11,12 @@ import pulumi
 import pytest
 import yaml
 
+from provisioning.stack_outputs import STACK_OUTPUT_NAMES, StackOutputs
 from tests.infra.conftest import ACCOUNT, FAKE_SECRET_PREFIX, Engine, set_config
 
 ROOT = Path(__file__).resolve().parents[2]
-CONTRACT = {
-    "region",
-    "models",
-    "credentialsSecretArn",
-    "elasticsearchPrincipalArn",
-    "logGroupName",
-    "logGroupArn",
-    "kmsKeyArn",
-    "alarmTopicArn",
-    "dashboardName",
-}
+# The CLI reads these names (provisioning/stack_outputs.py): both sides change together or not at all.
+CONTRACT = set(STACK_OUTPUT_NAMES)
 
 
 def run_stack(engine: Engine, config: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -51,6 +43,17 @@ def test_program_runs_with_no_configuration(engine: Engine) -> None:
         "us.anthropic.claude-3-7-sonnet-20250219-v1:0",
         "us.anthropic.claude-sonnet-4-5-20250929-v1:0",
     ]
+
+
+def test_the_cli_reads_every_output_the_program_exports(engine: Engine) -> None:
+    outputs = run_stack(engine)
+    parsed = StackOutputs.model_validate(outputs)
+    assert parsed.region == outputs["region"]
+    assert parsed.models == tuple(outputs["models"])
+    assert parsed.credentials_secret_arn == outputs["credentialsSecretArn"]
+    assert parsed.elasticsearch_principal_arn == outputs["elasticsearchPrincipalArn"]
+    assert parsed.log_group_name == outputs["logGroupName"]
+    assert parsed.kms_key_arn == outputs["kmsKeyArn"]
 
 
 def test_outputs_point_at_the_declared_resources(engine: Engine) -> None:
