@@ -138,6 +138,8 @@ def apply_plan(
     progress: Progress | None = None,
 ) -> ApplyReport:
     """Converge the cluster to `plan`. Raises before any write if the plan cannot be applied."""
+    if plan.refusals:
+        raise PlanError(f"nothing applied: {plan.refusals[0]}")
     if plan.conflicts or plan.blocked:
         first = (plan.conflicts + plan.blocked)[0]
         raise PlanError(f"nothing applied: {first.kind} {first.id}: {first.blocked or first.reason}")

@@ -37,10 +37,43 @@ class Price(_Frozen):
 class CatalogModel(_Frozen):
     id: str
     name: str
-    general_purpose_llm: Literal["v1", "v2"] | None
-    stack_default: bool
     task_types: tuple[TaskType, ...]
     price: Price
+
+
+class PresetVersion(_Frozen):
+    since: str = Field(description="managed-llm version from which the preset means this model")
+    model: str
+
+
+class Preset(_Frozen):
+    """A name for a model choice, as Elastic Cloud names its managed LLMs ("General Purpose LLM v2")."""
+
+    id: str
+    name: str
+    aliases: tuple[str, ...]
+    description: str
+    model: str
+    provider: str
+    task_types: tuple[TaskType, ...]
+    default_task_type: TaskType
+    history: tuple[PresetVersion, ...]
+
+    def previous_models(self) -> tuple[str, ...]:
+        """Models this preset meant in earlier versions of managed-llm (not the current one)."""
+        return tuple(v.model for v in self.history if v.model != self.model)
+
+
+class Feature(_Frozen):
+    service: str
+    task_type: TaskType
+    since: str
+    source: str
+
+
+class ElasticsearchSupport(_Frozen):
+    client_major: int
+    features: tuple[Feature, ...]
 
 
 class Regions(_Frozen):
@@ -61,12 +94,23 @@ class Catalog(_Frozen):
     schema_version: Literal[1]
     regions: Regions
     vendors: dict[str, str] = Field(description="Bedrock model-id vendor -> Elasticsearch `provider`")
+    presets: tuple[Preset, ...]
+    presets_source: str
     models: tuple[CatalogModel, ...]
     prices: PriceSource
+    elasticsearch: ElasticsearchSupport
 
     def stack_default_models(self) -> tuple[str, ...]:
-        """Model ids the stack allows when `models` is not configured (General Purpose LLM v1 and v2)."""
-        return tuple(m.id for m in self.models if m.stack_default)
+        """Model ids the stack allows when `models` is not configured: the presets' models, in order."""
+        return tuple(dict.fromkeys(p.model for p in self.presets))
+
+    def preset(self, name: str) -> Preset | None:
+        """A preset by id or alias (aliases compare case-insensitively: "Elastic Managed LLM")."""
+        wanted = name.strip().lower()
+        for preset in self.presets:
+            if wanted == preset.id or wanted in (a.lower() for a in preset.aliases):
+                return preset
+        return None
 
     def default_prices(self) -> dict[str, Price]:
         return {m.id: m.price for m in self.models}

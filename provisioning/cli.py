@@ -27,6 +27,7 @@ from provisioning.credentials import BedrockCredentials, describe_source, from_s
 from provisioning.errors import EXIT_ERROR, EXIT_OK, ConfigError, ManagedLlmError, PlanError
 from provisioning.es_client import EsClient
 from provisioning.evidence import gather
+from provisioning.init import starter, write_starter
 from provisioning.model import DesiredState
 from provisioning.plan import Plan, PlanOptions
 from provisioning.planner import make_plan
@@ -222,6 +223,40 @@ def apply(
     else:
         apply_text(report, sys.stdout)
     return report.exit_code
+
+
+@cli.command()
+@click.option(
+    "-f",
+    "--file",
+    "file_",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=Path("managed-llm.yaml"),
+    show_default=True,
+)
+@click.option("--admin-group", required=True, help="Group (e.g. an LDAP DN) whose members get inference_admin.")
+@click.option("--user-realm", help="Realm whose users get inference_user (optional).")
+@click.option(
+    "--region",
+    type=click.Choice(list(load_catalog().regions.allowed)),
+    default=load_catalog().regions.default,
+    show_default=True,
+)
+@click.option("--force", is_flag=True, help="Overwrite existing files.")
+def init(file_: Path, admin_group: str, user_realm: str | None, region: str, force: bool) -> int:
+    """Write a starter file (General Purpose LLM v1 and v2, an admin mapping) and print the stack config.
+
+    Also writes managed-llm.schema.json beside it for editors. Refuses to overwrite without --force.
+
+    Example: managed-llm init --admin-group "cn=llm-admins,ou=groups,dc=example,dc=com"
+    """
+    made = starter(admin_group, region, user_realm, file_.name)
+    for path in write_starter(file_, made, json.dumps(DesiredState.model_json_schema(), indent=2) + "\n", force=force):
+        click.echo(f"wrote {path}")
+    click.echo("\nConfigure the AWS stack to match (in the directory holding Pulumi.yaml):")
+    for line in made.pulumi_config:
+        click.echo(line)
+    return EXIT_OK
 
 
 @cli.command()

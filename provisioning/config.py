@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 import yaml
 from pydantic import SecretStr, ValidationError
 
+from provisioning.catalog import Catalog
 from provisioning.errors import ConfigError, ConnectionSettingsError
 from provisioning.model import DesiredState
 from provisioning.stack_outputs import StackOutputs
@@ -59,7 +60,7 @@ def load_file(path: str | Path) -> DesiredState:
     return parse_document(text, name)
 
 
-def parse_document(text: str, name: str) -> DesiredState:
+def parse_document(text: str, name: str, catalog: Catalog | None = None) -> DesiredState:
     lines: dict[PathKey, int] = {}
     loader = _Loader(text)
     try:
@@ -82,7 +83,7 @@ def parse_document(text: str, name: str) -> DesiredState:
         raise ConfigError(f"{name}: expected a mapping at the top level, found {type(data).__name__}")
     _refuse_secrets(data, (), lines, name)
     try:
-        return DesiredState.model_validate(data)
+        return DesiredState.model_validate(data, context={"catalog": catalog} if catalog is not None else None)
     except ValidationError as exc:
         raise _config_error(exc, lines, name) from None
 

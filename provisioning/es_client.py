@@ -94,6 +94,17 @@ class EsClient:
 
     # ---------------------------------------------------------------- reads
 
+    def version(self) -> str | None:
+        """The cluster's version from GET /, or None when the caller lacks the `monitor` privilege for it."""
+        try:
+            with self._call("read cluster version"):
+                info = self._es.info().body
+        except ClusterError as exc:
+            if exc.status == 403:
+                return None
+            raise
+        return str(info.get("version", {}).get("number", ""))
+
     def read_all(self) -> ClusterState:
         """Every inference endpoint and every role mapping: exactly two GETs, whatever their number."""
         with self._call("read inference endpoints"):

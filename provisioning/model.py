@@ -9,9 +9,17 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
-from provisioning.catalog import ModelIdError, Price, load_catalog, parse_model_id
+from provisioning.catalog import Catalog, ModelIdError, Price, load_catalog, parse_model_id
 
 TaskType = Literal["chat_completion", "completion", "text_embedding"]
 Provider = Literal["amazontitan", "anthropic", "ai21labs", "cohere", "meta", "mistral"]
@@ -33,6 +41,21 @@ RoleName = Annotated[str, StringConstraints(min_length=1, pattern=r"^\S(.*\S)?$"
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+
+def catalog_of(info: ValidationInfo | None) -> Catalog:
+    """The catalog validation resolves presets against: the shipped one, or one a caller passes as context."""
+    context = info.context if info is not None else None
+    given = context.get("catalog") if isinstance(context, dict) else None
+    return given if isinstance(given, Catalog) else load_catalog()
+
+
+def _preset_schema(schema: dict[str, Any]) -> None:
+    """Editors: an endpoint needs either a preset or task_type + model + provider."""
+    schema["required"] = [r for r in schema.get("required", []) if r not in ("task_type", "model", "provider")]
+    schema["anyOf"] = [{"required": ["preset"]}, {"required": ["task_type", "model", "provider"]}]
+    names = [name for p in load_catalog().presets for name in (p.id, *p.aliases)]
+    schema["properties"]["preset"]["anyOf"] = [{"enum": names}, {"type": "null"}]
 
 
 class SecretsManagerCredentials(_Strict):
@@ -94,8 +117,13 @@ class ChunkingSettings(_Strict):
 
 
 class InferenceEndpoint(_Strict):
-    """One `amazonbedrock` inference endpoint."""
+    """One `amazonbedrock` inference endpoint: a preset, explicit fields, or a preset with overrides."""
 
+    model_config = ConfigDict(json_schema_extra=_preset_schema)
+
+    preset: str | None = Field(
+        default=None, description="general-purpose-llm-v1 or general-purpose-llm-v2 instead of model/provider/task_type"
+    )
     id: str = Field(
         description="Inference endpoint id: a-z, 0-9, '-', '_', starting and ending alphanumeric",
         json_schema_extra={"pattern": ENDPOINT_ID_PATTERN},
@@ -108,6 +136,20 @@ class InferenceEndpoint(_Strict):
     similarity: Similarity | None = Field(default=None, description="text_embedding only")
     max_input_tokens: int | None = Field(default=None, gt=0, description="text_embedding only")
     chunking_settings: ChunkingSettings | None = Field(default=None, description="text_embedding only")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _apply_preset(cls, data: Any, info: ValidationInfo) -> Any:
+        """Fill model, provider and task_type from the preset; fields written in the file win."""
+        if not isinstance(data, dict) or not isinstance(data.get("preset"), str):
+            return data
+        catalog = catalog_of(info)
+        preset = catalog.preset(data["preset"])
+        if preset is None:
+            known = ", ".join(name for p in catalog.presets for name in (p.id, *p.aliases))
+            raise ValueError(f"unknown preset {data['preset']!r}; known presets: {known}")
+        defaults = {"task_type": preset.default_task_type, "model": preset.model, "provider": preset.provider}
+        return {**defaults, **data, "preset": preset.id}
 
     @field_validator("id")
     @classmethod
@@ -131,7 +173,13 @@ class InferenceEndpoint(_Strict):
         return value
 
     @model_validator(mode="after")
-    def _consistent(self) -> InferenceEndpoint:
+    def _consistent(self, info: ValidationInfo) -> InferenceEndpoint:
+        if self.preset is not None:
+            preset = catalog_of(info).preset(self.preset)
+            if preset is not None and self.model == preset.model and self.task_type not in preset.task_types:
+                raise ValueError(
+                    f"preset {preset.id} serves {', '.join(preset.task_types)}, not task_type {self.task_type}"
+                )
         vendor = parse_model_id(self.model).vendor
         expected = load_catalog().vendors[vendor]
         if self.provider != expected:

@@ -32,6 +32,10 @@ class Plan:
     target: str
     diff: Diff
     options: PlanOptions = PlanOptions()
+    # None when GET / was refused (it needs the `monitor` privilege): version checks were skipped.
+    cluster_version: str | None = None
+    # Features of the file the cluster's version lacks: the plan cannot be applied.
+    refusals: tuple[str, ...] = ()
 
     @property
     def changes(self) -> tuple[Change, ...]:
@@ -70,7 +74,7 @@ class Plan:
 
     @property
     def exit_code(self) -> int:
-        if self.conflicts or self.blocked:
+        if self.conflicts or self.blocked or self.refusals:
             return EXIT_ERROR
         return EXIT_CHANGES if self.has_changes else EXIT_OK
 
@@ -90,6 +94,7 @@ class Plan:
             "format_version": FORMAT_VERSION,
             "tool": {"name": "managed-llm", "version": __version__},
             "target": self.target,
+            "cluster": {"version": self.cluster_version, "refusals": list(self.refusals)},
             "options": {
                 "prune": self.options.prune,
                 "adopt": self.options.adopt,

@@ -11,6 +11,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from provisioning.catalog import Catalog, load_catalog
 from provisioning.diff import Action, Change, DiffOptions, References, diff
 from provisioning.kinds import inference_endpoints as endpoints
 from provisioning.kinds import role_mappings as mappings
@@ -18,6 +19,7 @@ from provisioning.kinds.inference_endpoints import EndpointSpec
 from provisioning.kinds.ownership import LEDGER_NAME, owned_endpoints
 from provisioning.model import DesiredState
 from provisioning.plan import Plan, PlanOptions
+from provisioning.versions import refusals
 
 ReferenceLookup = Callable[[str, str], References]
 
@@ -31,13 +33,22 @@ class ClusterState:
 
 
 class ClusterReader(Protocol):
+    def version(self) -> str | None: ...
+
     def read_all(self) -> ClusterState: ...
 
     def references(self, endpoint_id: str, task_type: str) -> References: ...
 
 
-def make_plan(desired: DesiredState, reader: ClusterReader, options: PlanOptions, target: str) -> Plan:
-    return plan_from_state(desired, reader.read_all(), options, target, reader.references)
+def make_plan(
+    desired: DesiredState, reader: ClusterReader, options: PlanOptions, target: str, catalog: Catalog | None = None
+) -> Plan:
+    """GET / once for the version, then one GET per kind, then the diff."""
+    catalog = catalog or load_catalog()
+    version = reader.version()
+    plan = plan_from_state(desired, reader.read_all(), options, target, reader.references, catalog)
+    found = refusals(desired, version, catalog) if version is not None else ()
+    return dataclasses.replace(plan, cluster_version=version, refusals=found)
 
 
 def unknown_references(endpoint_id: str, task_type: str) -> References:
@@ -50,6 +61,7 @@ def plan_from_state(
     options: PlanOptions,
     target: str,
     references: ReferenceLookup = unknown_references,
+    catalog: Catalog | None = None,
 ) -> Plan:
     region = desired.bedrock.region if desired.bedrock is not None else ""
     actual_mappings = {
@@ -70,8 +82,25 @@ def plan_from_state(
         owned_mappings=frozenset(name for name, body in actual_mappings.items() if mappings.is_owned(body)),
         options=DiffOptions(prune=options.prune, adopt=options.adopt),
     )
-    checked = tuple(_with_references(c, references, options) for c in result.changes)
+    presets = {e.id: e.preset for e in desired.inference_endpoints if e.preset is not None}
+    checked = tuple(
+        _with_preset_note(_with_references(c, references, options), presets, catalog or load_catalog())
+        for c in result.changes
+    )
     return Plan(target=target, diff=dataclasses.replace(result, changes=checked), options=options)
+
+
+def _with_preset_note(change: Change, presets: Mapping[str, str], catalog: Catalog) -> Change:
+    """Say so when an endpoint changes because its preset means another model in this version of the tool."""
+    preset = catalog.preset(presets[change.id]) if change.kind == endpoints.KIND and change.id in presets else None
+    if preset is None:
+        return change
+    for field in change.fields:
+        if field.path == "service_settings.model" and field.before in preset.previous_models():
+            since = next(v.since for v in preset.history if v.model == preset.model)
+            note = f"preset {preset.id} means {preset.model} since managed-llm {since} (was {field.before})"
+            return dataclasses.replace(change, reason=f"{note}; {change.reason}")
+    return change
 
 
 def _with_references(change: Change, references: ReferenceLookup, options: PlanOptions) -> Change:

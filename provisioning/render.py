@@ -75,7 +75,14 @@ def _field_lines(change: Change) -> list[str]:
 
 def plan_text(plan: Plan, stream: IO[str], *, credentials_source: str | None = None) -> None:
     out = console(stream)
-    out.print(f"managed-llm plan for {plan.target}")
+    version = (
+        f"Elasticsearch {plan.cluster_version}"
+        if plan.cluster_version
+        else "version unknown (GET / needs the monitor privilege; version checks skipped)"
+    )
+    out.print(f"managed-llm plan for {plan.target} ({version})")
+    for refusal in plan.refusals:
+        out.print(f"refused: {refusal}")
     if not plan.has_changes and not plan.conflicts:
         out.print("No changes. The cluster matches the file.")
     else:

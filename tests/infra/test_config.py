@@ -40,9 +40,9 @@ def test_config_defaults_need_no_configuration() -> None:
     assert cfg.log_group_name == "/managed-llm/dev/bedrock-invocations"
 
 
-def test_config_default_models_are_the_general_purpose_llms_of_the_catalog() -> None:
-    by_generation = {m.general_purpose_llm: m.id for m in load_catalog().models if m.general_purpose_llm}
-    assert parse().models == (by_generation["v1"], by_generation["v2"])
+def test_config_default_models_are_the_presets_models() -> None:
+    presets = {p.id: p.model for p in load_catalog().presets}
+    assert parse().models == (presets["general-purpose-llm-v1"], presets["general-purpose-llm-v2"])
 
 
 @pytest.mark.parametrize("region", ["us-east-1", "us-east-2", "us-west-2"])

@@ -7,12 +7,30 @@ import pytest
 from provisioning.catalog import ModelIdError, load_catalog, parse_model_id
 
 
-def test_catalog_loads_and_names_general_purpose_llms() -> None:
+def test_catalog_names_the_general_purpose_llms() -> None:
     catalog = load_catalog()
-    generations = {m.general_purpose_llm: m for m in catalog.models if m.general_purpose_llm}
-    assert generations["v1"].name == "Claude 3.7 Sonnet"
-    assert generations["v2"].name == "Claude Sonnet 4.5"
-    assert catalog.stack_default_models() == (generations["v1"].id, generations["v2"].id)
+    names = {m.id: m.name for m in catalog.models}
+    v1, v2 = catalog.preset("general-purpose-llm-v1"), catalog.preset("general-purpose-llm-v2")
+    assert v1 is not None
+    assert v2 is not None
+    assert (v1.name, names[v1.model]) == ("General Purpose LLM v1", "Claude 3.7 Sonnet")
+    assert (v2.name, names[v2.model]) == ("General Purpose LLM v2", "Claude Sonnet 4.5")
+    assert catalog.stack_default_models() == (v1.model, v2.model)
+
+
+def test_presets_accept_the_old_elastic_managed_llm_name() -> None:
+    catalog = load_catalog()
+    assert catalog.preset("Elastic Managed LLM") == catalog.preset("general-purpose-llm-v1")
+    assert catalog.preset("elastic-managed-llm") == catalog.preset("general-purpose-llm-v1")
+    assert catalog.preset("general-purpose-llm-v3") is None
+
+
+def test_every_preset_model_is_in_the_catalog_with_a_price() -> None:
+    catalog = load_catalog()
+    priced = catalog.default_prices()
+    for preset in catalog.presets:
+        assert preset.model in priced
+        assert preset.history[-1].model == preset.model, "the newest history entry is the current model"
     assert catalog.regions.allowed == ("us-east-1", "us-east-2", "us-west-2")
     assert catalog.regions.default == "us-east-1"
 

@@ -112,9 +112,7 @@ def test_unreachable_cluster_is_one_line(run: Cli, double: EsDouble, file: Path)
         port = probe.getsockname()[1]
     result = run("plan", "-f", str(file), "--es-url", f"https://127.0.0.1:{port}")
     assert result.exit_code == 1
-    assert (
-        result.stderr == f"error: read inference endpoints: cannot reach https://127.0.0.1:{port}: connection refused\n"
-    )
+    assert result.stderr == f"error: read cluster version: cannot reach https://127.0.0.1:{port}: connection refused\n"
 
 
 def test_tls_is_verified_and_the_error_says_what_to_set(double: EsDouble, file: Path) -> None:
@@ -130,7 +128,7 @@ def test_wrong_api_key_is_one_line(double: EsDouble, file: Path) -> None:
     env = double.env() | {"ELASTICSEARCH_API_KEY": "bm9ib2R5Om5vdGhpbmc="}
     result = Cli(env)("plan", "-f", str(file))
     assert result.exit_code == 1
-    assert result.stderr.startswith("error: read inference endpoints: authentication to https://127.0.0.1:")
+    assert result.stderr.startswith("error: read cluster version: authentication to https://127.0.0.1:")
     assert result.stderr.count("\n") == 1
 
 

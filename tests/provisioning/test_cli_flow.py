@@ -81,7 +81,13 @@ def test_plan_on_an_empty_cluster_lists_creates_and_exits_2(run: Cli, double: Es
     result = run("plan", "-f", str(standard))
     assert result.exit_code == 2, result.output
     assert last_line(result.stdout) == "Plan: 4 to create, 0 to update, 0 to replace, 0 to delete."
-    assert double.count("GET") == 2, double.requests
+    assert result.stdout.startswith(f"managed-llm plan for {double.url} (Elasticsearch 9.4.0)")
+    # The version (GET /), then one GET per kind.
+    assert [(m, p) for m, p, _ in double.requests] == [
+        ("GET", "/"),
+        ("GET", "/_inference"),
+        ("GET", "/_security/role_mapping"),
+    ]
     assert double.writes() == []
     assert double.cluster.endpoints == {}
 
@@ -110,13 +116,13 @@ def test_apply_creates_everything_then_plan_is_empty(run: Cli, double: EsDouble,
 
 
 @pytest.mark.double_only
-def test_second_apply_makes_zero_writes_and_two_reads(run: Cli, double: EsDouble, standard: Path) -> None:
+def test_second_apply_makes_zero_writes_and_three_reads(run: Cli, double: EsDouble, standard: Path) -> None:
     assert run("apply", "-f", str(standard)).exit_code == 0
     double.reset_counters()
     again = run("apply", "-f", str(standard))
     assert again.exit_code == 0, again.output
     assert double.writes() == []
-    assert double.count("GET") == 2
+    assert double.count("GET") == 3
     assert "No changes." in again.stdout
 
 
@@ -126,7 +132,7 @@ def test_plan_reads_once_per_kind_whatever_the_number_of_objects(run: Cli, doubl
     assert run("apply", "-f", str(many)).exit_code == 0
     double.reset_counters()
     assert run("plan", "-f", str(many)).exit_code == 0
-    assert double.count("GET") == 2
+    assert double.count("GET") == 3
 
 
 @pytest.mark.double_only
@@ -226,6 +232,7 @@ def test_json_plan_is_a_stable_document(run: Cli, double: EsDouble, standard: Pa
         "format_version",
         "tool",
         "target",
+        "cluster",
         "options",
         "summary",
         "changes",
@@ -237,6 +244,7 @@ def test_json_plan_is_a_stable_document(run: Cli, double: EsDouble, standard: Pa
     assert document["summary"] == {"create": 4, "update": 0, "replace": 0, "delete": 0, "conflict": 0, "blocked": 0}
     assert document["exit_code"] == 2
     assert document["target"] == double.url
+    assert document["cluster"] == {"version": "9.4.0", "refusals": []}
     first = document["changes"][0]
     assert set(first) == {"kind", "id", "action", "reason", "fields", "references", "blocked"}
     assert (first["kind"], first["id"], first["action"]) == ("inference_endpoint", "general-purpose-llm-v1", "create")

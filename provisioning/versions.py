@@ -1,0 +1,47 @@
+"""Which Elasticsearch version the file needs, from the catalog's feature table (data, not logic).
+
+The 9.x client speaks only to 9.x clusters, and `chat_completion` for the `amazonbedrock` service exists
+from 9.4.0. `refusals` says, before any write, what the cluster cannot do and which version would.
+"""
+
+from __future__ import annotations
+
+import re
+
+from provisioning.catalog import Catalog
+from provisioning.model import DesiredState
+
+Version = tuple[int, int, int]
+
+
+def parse_version(text: str) -> Version | None:
+    """`9.4.0`, `9.4.0-SNAPSHOT` -> (9, 4, 0); None if it is not a version."""
+    match = re.match(r"^(\d+)\.(\d+)\.(\d+)", text.strip())
+    return (int(match[1]), int(match[2]), int(match[3])) if match else None
+
+
+def refusals(desired: DesiredState, version: str, catalog: Catalog) -> tuple[str, ...]:
+    """One line per feature of the file the cluster's version lacks (empty when everything is supported)."""
+    parsed = parse_version(version)
+    if parsed is None:
+        return (f"cannot read the cluster version {version!r}",)
+    major = catalog.elasticsearch.client_major
+    if parsed[0] != major:
+        return (
+            f"the cluster runs Elasticsearch {version}; managed-llm needs {major}.x (its client speaks only {major}.x)",
+        )
+    problems = []
+    for endpoint in desired.inference_endpoints:
+        for feature in catalog.elasticsearch.features:
+            needed = parse_version(feature.since)
+            if (
+                feature.service == "amazonbedrock"
+                and feature.task_type == endpoint.task_type
+                and needed
+                and parsed < needed
+            ):
+                problems.append(
+                    f"inference endpoint {endpoint.id}: task_type {endpoint.task_type} for the amazonbedrock service "
+                    f"needs Elasticsearch {feature.since} or later; the cluster runs {version}"
+                )
+    return tuple(problems)
