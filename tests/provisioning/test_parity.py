@@ -61,7 +61,7 @@ def test_an_unknown_preset_is_refused_with_the_known_ones(tmp_path: Path) -> Non
 def test_the_stack_and_the_presets_share_one_data_file() -> None:
     from infra.catalog import DEFAULT_MODELS
 
-    assert DEFAULT_MODELS == tuple(p.model for p in load_catalog().presets)
+    assert tuple(p.model for p in load_catalog().presets) == DEFAULT_MODELS
 
 
 def moved_catalog() -> object:
