@@ -27,7 +27,7 @@ from provisioning.kinds.ownership import LEDGER_NAME, ledger_body, owned_endpoin
 from provisioning.kinds.role_mappings import RoleMappingSpec
 from provisioning.model import DesiredState
 from provisioning.plan import Plan, change_to_dict
-from provisioning.planner import ClusterReader, ClusterState, plan_from_state
+from provisioning.planner import ClusterReader, ClusterState, KibanaReader, plan_from_state
 
 DEFAULT_CONCURRENCY = 4
 REQUIRED_PRIVILEGES = ("manage_inference", "manage_security")
@@ -136,6 +136,7 @@ def apply_plan(
     *,
     concurrency: int = DEFAULT_CONCURRENCY,
     progress: Progress | None = None,
+    kibana: KibanaReader | None = None,
 ) -> ApplyReport:
     """Converge the cluster to `plan`. Raises before any write if the plan cannot be applied."""
     if plan.refusals:
@@ -143,7 +144,7 @@ def apply_plan(
     if plan.conflicts or plan.blocked:
         first = (plan.conflicts + plan.blocked)[0]
         raise PlanError(f"nothing applied: {first.kind} {first.id}: {first.blocked or first.reason}")
-    if not plan.has_changes:
+    if not plan.writes and not plan.ledger_changes:
         return ApplyReport(plan.target, (), 0, plan)
     if concurrency < 1:
         raise PlanError("concurrency must be at least 1")
@@ -175,7 +176,9 @@ def apply_plan(
         cluster.put_role_mapping(LEDGER_NAME, ledger_body(final))
         ledger_writes += 1
         state = ClusterState(state.endpoints, {**state.role_mappings, LEDGER_NAME: ledger_body(final)})
-    final_plan = plan_from_state(desired, state, plan.options, plan.target)
+    # Kibana shows a preconfigured connector only once its endpoint exists: read it again after the writes.
+    listed = kibana.connectors() if kibana is not None and desired.kibana is not None else None
+    final_plan = plan_from_state(desired, state, plan.options, plan.target, listed_connectors=listed)
     order = {c.key: i for i, c in enumerate(plan.writes)}
     return ApplyReport(
         plan.target, tuple(sorted(results, key=lambda r: order[r.change.key])), ledger_writes, final_plan

@@ -28,6 +28,9 @@ from provisioning.errors import EXIT_ERROR, EXIT_OK, ConfigError, ManagedLlmErro
 from provisioning.es_client import EsClient
 from provisioning.evidence import gather
 from provisioning.init import starter, write_starter
+from provisioning.kibana_client import KibanaClient, KibanaSettings
+from provisioning.kinds.kibana_connectors import desired_all as desired_connectors
+from provisioning.kinds.kibana_connectors import preconfigured_block
 from provisioning.model import DesiredState
 from provisioning.plan import Plan, PlanOptions
 from provisioning.planner import make_plan
@@ -64,6 +67,13 @@ class CliContext:
     read_secret: Callable[[str], str] | None = None
     # How often smoke --check-logs polls CloudWatch Logs.
     poll_interval: float = 5.0
+    connect_kibana: Callable[[KibanaSettings], KibanaClient] = KibanaClient
+
+    def kibana(self, desired: DesiredState) -> KibanaClient | None:
+        """Kibana's connector list is read only when the file has a kibana section."""
+        if desired.kibana is None:
+            return None
+        return self.connect_kibana(KibanaSettings.from_environment(self.environ))
 
     def credentials(self, desired: DesiredState) -> Callable[[], BedrockCredentials]:
         return lambda: resolve(desired, self.environ, self.read_secret)
@@ -151,9 +161,10 @@ def _read_and_plan(
     """Validate the file (before any request), connect, read the cluster once per kind, diff."""
     desired = load_file(file_)
     settings = ConnectionSettings.from_environment(context.environ, es_url)
+    kibana = context.kibana(desired)
     client = context.connect(settings)
     try:
-        return desired, client, make_plan(desired, client, options, settings.display_url)
+        return desired, client, make_plan(desired, client, options, settings.display_url, kibana=kibana)
     except ManagedLlmError:
         client.close()
         raise
@@ -205,7 +216,13 @@ def apply(
         progress = progress_for(sys.stderr, len(the_plan.writes))
         try:
             report = apply_plan(
-                the_plan, desired, client, context.credentials(desired), concurrency=concurrency, progress=progress
+                the_plan,
+                desired,
+                client,
+                context.credentials(desired),
+                concurrency=concurrency,
+                progress=progress,
+                kibana=context.kibana(desired),
             )
         except PlanError:
             if output == "json":
@@ -256,6 +273,24 @@ def init(file_: Path, admin_group: str, user_realm: str | None, region: str, for
     click.echo("\nConfigure the AWS stack to match (in the directory holding Pulumi.yaml):")
     for line in made.pulumi_config:
         click.echo(line)
+    return EXIT_OK
+
+
+@cli.command("kibana-config")
+@file_option
+def kibana_config(file_: Path) -> int:
+    """Print the kibana.yml block that shows the file's endpoints in Kibana as AI connectors.
+
+    Kibana's connector API would create, rewrite or delete the inference endpoint itself, so the
+    connectors are preconfigured in kibana.yml instead: they point at the endpoints managed-llm owns,
+    hold no secrets, and cannot be changed or deleted from Kibana.
+
+    Example: managed-llm kibana-config -f managed-llm.yaml >> kibana.yml
+    """
+    desired = load_file(file_)
+    if desired.kibana is None:
+        raise ConfigError(f"{file_}: no kibana section: nothing to configure")
+    sys.stdout.write(preconfigured_block(desired_connectors(desired, load_catalog())))
     return EXIT_OK
 
 

@@ -258,6 +258,43 @@ class RoleMapping(_Strict):
         return self
 
 
+# Connector ids Kibana itself uses (and remaps between versions) for Elastic's own managed LLMs.
+RESERVED_CONNECTOR_IDS = frozenset(
+    {
+        "Elastic-Managed-LLM",
+        "General-Purpose-LLM-v1",
+        "General-Purpose-LLM-v2",
+        "Anthropic-Claude-Sonnet-3-7",
+        "Anthropic-Claude-Sonnet-4-5",
+    }
+)
+
+
+class KibanaConnector(_Strict):
+    """Show one inference endpoint of this file in Kibana as an AI connector (`.inference`)."""
+
+    endpoint: str = Field(description="Id of an inference endpoint declared in this file")
+    id: str | None = Field(default=None, description="Connector id (default: managed-llm-<endpoint>)")
+    name: str | None = Field(
+        default=None, description="Display name (default: the preset's, e.g. General Purpose LLM v2)"
+    )
+
+    @field_validator("id")
+    @classmethod
+    def _not_elastics(cls, value: str | None) -> str | None:
+        if value is not None and value in RESERVED_CONNECTOR_IDS:
+            raise ValueError(f"{value!r} is a connector id Kibana reserves (and remaps) for Elastic's own LLMs")
+        if value is not None and not re.match(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", value):
+            raise ValueError(f"{value!r} is not a connector id: use letters, digits, '.', '_' and '-'")
+        return value
+
+
+class Kibana(_Strict):
+    """Kibana AI connectors for endpoints of this file (URL and auth from KIBANA_URL, KIBANA_API_KEY...)."""
+
+    connectors: list[KibanaConnector] = Field(min_length=1)
+
+
 class DesiredState(_Strict):
     """The whole file."""
 
@@ -267,6 +304,7 @@ class DesiredState(_Strict):
     prices: dict[str, Price] = Field(
         default_factory=dict, description="USD per million input/output tokens by model id, over the shipped prices"
     )
+    kibana: Kibana | None = None
 
     @field_validator("prices")
     @classmethod
@@ -292,6 +330,15 @@ class DesiredState(_Strict):
 
     @model_validator(mode="after")
     def _complete(self) -> DesiredState:
+        if self.kibana is not None:
+            declared = {e.id for e in self.inference_endpoints}
+            for index, connector in enumerate(self.kibana.connectors):
+                if connector.endpoint not in declared:
+                    raise ValueError(
+                        f"kibana.connectors[{index}].endpoint: {connector.endpoint!r} "
+                        "is not an inference endpoint of this file"
+                    )
+            _require_unique([c.id or c.endpoint for c in self.kibana.connectors], "Kibana connector")
         if self.inference_endpoints and self.bedrock is None:
             raise ValueError("bedrock: required when inference_endpoints are declared")
         return self

@@ -14,6 +14,7 @@ from typing import Any
 from provisioning import __version__
 from provisioning.diff import Action, Change, Diff
 from provisioning.errors import EXIT_CHANGES, EXIT_ERROR, EXIT_OK
+from provisioning.kinds.kibana_connectors import ConnectorStatus, State
 from provisioning.kinds.ownership import LEDGER_NAME
 
 FORMAT_VERSION = 1
@@ -36,6 +37,8 @@ class Plan:
     cluster_version: str | None = None
     # Features of the file the cluster's version lacks: the plan cannot be applied.
     refusals: tuple[str, ...] = ()
+    # Kibana AI connectors the file asks for (kibana.yml's business; managed-llm only reads them).
+    kibana: tuple[ConnectorStatus, ...] = ()
 
     @property
     def changes(self) -> tuple[Change, ...]:
@@ -69,12 +72,17 @@ class Plan:
         return tuple(c for c in self.changes if c.action is not Action.CONFLICT)
 
     @property
+    def kibana_actions(self) -> tuple[ConnectorStatus, ...]:
+        return tuple(s for s in self.kibana if s.state in (State.MISSING, State.DIFFERENT))
+
+    @property
     def has_changes(self) -> bool:
-        return bool(self.writes) or self.ledger_changes
+        return bool(self.writes) or self.ledger_changes or bool(self.kibana_actions)
 
     @property
     def exit_code(self) -> int:
-        if self.conflicts or self.blocked or self.refusals:
+        foreign = any(s.state is State.FOREIGN for s in self.kibana)
+        if self.conflicts or self.blocked or self.refusals or foreign:
             return EXIT_ERROR
         return EXIT_CHANGES if self.has_changes else EXIT_OK
 
@@ -103,6 +111,16 @@ class Plan:
             "summary": {a.value: n for a, n in self.counts.items()} | {"blocked": len(self.blocked)},
             "changes": [change_to_dict(c) for c in self.changes],
             "kept_without_prune": [{"kind": k, "id": i} for k, i in self.diff.kept],
+            "kibana_connectors": [
+                {
+                    "id": s.spec.id,
+                    "name": s.spec.name,
+                    "endpoint": s.spec.inference_id,
+                    "state": s.state.value,
+                    "detail": s.detail,
+                }
+                for s in self.kibana
+            ],
             "ownership_ledger": {
                 "name": LEDGER_NAME,
                 "before": sorted(self.diff.ledger_before),

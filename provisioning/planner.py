@@ -7,13 +7,14 @@ everything, plus a dry-run reference check for each endpoint a plan would replac
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from provisioning.catalog import Catalog, load_catalog
 from provisioning.diff import Action, Change, DiffOptions, References, diff
 from provisioning.kinds import inference_endpoints as endpoints
+from provisioning.kinds import kibana_connectors
 from provisioning.kinds import role_mappings as mappings
 from provisioning.kinds.inference_endpoints import EndpointSpec
 from provisioning.kinds.ownership import LEDGER_NAME, owned_endpoints
@@ -32,6 +33,10 @@ class ClusterState:
     role_mappings: Mapping[str, Mapping[str, Any]]
 
 
+class KibanaReader(Protocol):
+    def connectors(self) -> list[Mapping[str, Any]]: ...
+
+
 class ClusterReader(Protocol):
     def version(self) -> str | None: ...
 
@@ -41,12 +46,18 @@ class ClusterReader(Protocol):
 
 
 def make_plan(
-    desired: DesiredState, reader: ClusterReader, options: PlanOptions, target: str, catalog: Catalog | None = None
+    desired: DesiredState,
+    reader: ClusterReader,
+    options: PlanOptions,
+    target: str,
+    catalog: Catalog | None = None,
+    kibana: KibanaReader | None = None,
 ) -> Plan:
-    """GET / once for the version, then one GET per kind, then the diff."""
+    """GET / once for the version, then one GET per kind (and Kibana's connector list), then the diff."""
     catalog = catalog or load_catalog()
     version = reader.version()
-    plan = plan_from_state(desired, reader.read_all(), options, target, reader.references, catalog)
+    listed = kibana.connectors() if kibana is not None and desired.kibana is not None else None
+    plan = plan_from_state(desired, reader.read_all(), options, target, reader.references, catalog, listed)
     found = refusals(desired, version, catalog) if version is not None else ()
     return dataclasses.replace(plan, cluster_version=version, refusals=found)
 
@@ -62,6 +73,7 @@ def plan_from_state(
     target: str,
     references: ReferenceLookup = unknown_references,
     catalog: Catalog | None = None,
+    listed_connectors: Sequence[Mapping[str, Any]] | None = None,
 ) -> Plan:
     region = desired.bedrock.region if desired.bedrock is not None else ""
     actual_mappings = {
@@ -87,7 +99,12 @@ def plan_from_state(
         _with_preset_note(_with_references(c, references, options), presets, catalog or load_catalog())
         for c in result.changes
     )
-    return Plan(target=target, diff=dataclasses.replace(result, changes=checked), options=options)
+    connectors: tuple[kibana_connectors.ConnectorStatus, ...] = ()
+    if listed_connectors is not None:
+        existing = {str(b.get("inference_id")) for b in state.endpoints}
+        wanted = kibana_connectors.desired_all(desired, catalog or load_catalog())
+        connectors = kibana_connectors.status(wanted, listed_connectors, existing)
+    return Plan(target=target, diff=dataclasses.replace(result, changes=checked), options=options, kibana=connectors)
 
 
 def _with_preset_note(change: Change, presets: Mapping[str, str], catalog: Catalog) -> Change:

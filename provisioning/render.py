@@ -110,6 +110,11 @@ def plan_text(plan: Plan, stream: IO[str], *, credentials_source: str | None = N
                 "\n".join(details),
             )
         out.print(table)
+    for connector in plan.kibana:
+        out.print(
+            f"kibana connector {connector.spec.id} ({connector.spec.name} -> {connector.spec.inference_id}): "
+            f"{connector.state.value}, {connector.detail}"
+        )
     for kind, name in plan.diff.kept:
         out.print(f"kept: {kind} {name} is managed by managed-llm and not in the file (apply --prune deletes it)")
     if plan.forgotten:
@@ -147,6 +152,9 @@ def apply_text(report: ApplyReport, stream: IO[str]) -> None:
     # Whole lines, never wrapped in a table cell, so a CI log can be grepped for them.
     for result in report.failed:
         out.print(f"failed: {result.change.action.value} {result.change.kind} {result.change.id}: {result.error}")
+    if report.final_plan is not None:
+        for connector in report.final_plan.kibana_actions:
+            out.print(f"kibana connector {connector.spec.id}: {connector.state.value}, {connector.detail}")
     verdict = "Apply complete" if report.exit_code == 0 else "Apply failed"
     out.print(f"{verdict}: {report.summary()}.")
 

@@ -55,7 +55,9 @@ def test_readme_documents_every_cli_command() -> None:
 def test_readme_documents_every_environment_variable() -> None:
     import provisioning.config
     import provisioning.credentials
+    import provisioning.kibana_client
 
-    source = Path(provisioning.config.__file__).read_text() + Path(provisioning.credentials.__file__).read_text()
-    for variable in sorted(set(re.findall(r"\b(?:ELASTICSEARCH|BEDROCK)_[A-Z_]+\b", source))):
+    modules = (provisioning.config, provisioning.credentials, provisioning.kibana_client)
+    source = "".join(Path(m.__file__ or "").read_text() for m in modules)
+    for variable in sorted(set(re.findall(r"\b(?:ELASTICSEARCH|BEDROCK|KIBANA)_[A-Z_]+\b", source))):
         assert f"`{variable}`" in README, f"{variable} is undocumented"

@@ -14,10 +14,15 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Literal
+from typing import Literal, Protocol
 from urllib.parse import parse_qsl, urlsplit
 
-from provisioning.standin.cluster import Request, Response, StandinCluster
+from provisioning.standin.cluster import Request, Response
+
+
+class RequestHandler(Protocol):
+    def handle(self, request: Request) -> Response: ...
+
 
 # A hook sees each request first: None lets the cluster answer, a Response short-circuits it
 # (e.g. 429/503), "reset" drops the connection without answering.
@@ -45,14 +50,17 @@ class StandinServer:
 
     def __init__(
         self,
-        cluster: StandinCluster,
+        cluster: RequestHandler,
         *,
         host: str = "127.0.0.1",
         port: int = 0,
         ssl_context: ssl.SSLContext | None = None,
         hook: Hook | None = None,
+        product_header: bool = True,
     ) -> None:
+        # Any object with handle(Request) -> Response: the Elasticsearch stand-in, or a test's Kibana double.
         self.cluster = cluster
+        self.product_header = product_header
         self.log = RequestLog()
         self.hook = hook
         handler = _handler_class(self)
@@ -124,7 +132,8 @@ def _handler_class(owner: StandinServer) -> type[BaseHTTPRequestHandler]:
             else:
                 payload = b"" if response.body is None else json.dumps(response.body).encode()
             self.send_response(response.status)
-            self.send_header("X-Elastic-Product", "Elasticsearch")
+            if owner.product_header:
+                self.send_header("X-Elastic-Product", "Elasticsearch")
             self.send_header("Content-Type", content_type)
             self.send_header("Content-Length", str(len(payload)))
             for name, value in response.headers.items():

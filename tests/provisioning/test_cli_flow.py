@@ -237,6 +237,7 @@ def test_json_plan_is_a_stable_document(run: Cli, double: EsDouble, standard: Pa
         "summary",
         "changes",
         "kept_without_prune",
+        "kibana_connectors",
         "ownership_ledger",
         "exit_code",
     }
