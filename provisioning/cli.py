@@ -8,19 +8,22 @@ because 2 means "changes present" here.
 
 from __future__ import annotations
 
+import dataclasses
+import io
 import json
 import os
 import sys
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import click
 
 from provisioning import __version__, aws
-from provisioning.apply import DEFAULT_CONCURRENCY, apply_plan
+from provisioning.apply import DEFAULT_CONCURRENCY, ApplyReport, apply_plan
 from provisioning.catalog import load_catalog
 from provisioning.config import ConnectionSettings, load_file, load_stack_outputs
 from provisioning.credentials import BedrockCredentials, describe_source, from_secret, resolve
@@ -32,9 +35,10 @@ from provisioning.kibana_client import KibanaClient, KibanaSettings
 from provisioning.kinds.kibana_connectors import desired_all as desired_connectors
 from provisioning.kinds.kibana_connectors import preconfigured_block
 from provisioning.model import DesiredState
-from provisioning.plan import Plan, PlanOptions
+from provisioning.plan import Plan, PlanOptions, worst_exit_code
 from provisioning.planner import make_plan
 from provisioning.render import (
+    BarProgress,
     LogWait,
     apply_json,
     apply_text,
@@ -47,6 +51,7 @@ from provisioning.render import (
     usage_text,
     verify_text,
 )
+from provisioning.render_markdown import cell, plan_markdown
 from provisioning.rotate import rotate
 from provisioning.sandbox import run_sandbox
 from provisioning.smoke import MAX_LOG_EVENTS, LogCheck, SmokeReport, Verdict, new_canary, run_smoke
@@ -109,6 +114,16 @@ file_option = click.option(
 output_option = click.option(
     "-o", "--output", type=click.Choice(["text", "json"]), default="text", show_default=True, help="Output format."
 )
+markdown_output_option = click.option(
+    "-o",
+    "--output",
+    type=click.Choice(["text", "json", "markdown"]),
+    default="text",
+    show_default=True,
+    help="Output format (markdown: a pull-request comment).",
+)
+cluster_option = click.option("--cluster", help="Only this cluster of the file's clusters.")
+MAX_PARALLEL_CLUSTERS = 4
 es_url_option = click.option("--es-url", help="Elasticsearch URL (default: $ELASTICSEARCH_URL).")
 prune_option = click.option(
     "--prune", is_flag=True, help="Delete objects managed-llm owns that the file no longer declares."
@@ -125,7 +140,9 @@ force_option = click.option(
 
 def plan_options(command: Callable[..., Any]) -> Callable[..., Any]:
     """The options plan and apply share, in the order --help lists them."""
-    for option in reversed((file_option, output_option, es_url_option, prune_option, adopt_option, force_option)):
+    for option in reversed(
+        (file_option, markdown_output_option, es_url_option, prune_option, adopt_option, force_option)
+    ):
         command = option(command)
     return command
 
@@ -156,41 +173,155 @@ def validate(file_: Path) -> int:
 
 
 def _read_and_plan(
-    context: CliContext, file_: Path, es_url: str | None, options: PlanOptions
-) -> tuple[DesiredState, EsClient, Plan]:
-    """Validate the file (before any request), connect, read the cluster once per kind, diff."""
-    desired = load_file(file_)
+    context: CliContext, desired: DesiredState, es_url: str | None, options: PlanOptions
+) -> tuple[EsClient, Plan]:
+    """Connect, read the cluster (version, then once per kind, then Kibana's connectors), diff."""
     settings = ConnectionSettings.from_environment(context.environ, es_url)
     kibana = context.kibana(desired)
     client = context.connect(settings)
     try:
-        return desired, client, make_plan(desired, client, options, settings.display_url, kibana=kibana)
+        return client, make_plan(desired, client, options, settings.display_url, kibana=kibana)
     except ManagedLlmError:
         client.close()
         raise
 
 
+@dataclass(frozen=True)
+class Target:
+    """One cluster to plan or apply: its name (None in the single-cluster form) and its environment."""
+
+    name: str | None
+    context: CliContext
+
+
+@dataclass(frozen=True)
+class Outcome:
+    name: str | None
+    exit_code: int
+    plan: Plan | None = None
+    report: ApplyReport | None = None
+    error: str | None = None
+    output: str = ""
+
+
+def _targets(context: CliContext, desired: DesiredState, only: str | None, es_url: str | None) -> list[Target]:
+    if not desired.clusters:
+        if only is not None:
+            raise ConfigError(f"--cluster {only}: the file declares no clusters")
+        return [Target(None, context)]
+    if es_url is not None:
+        raise ConfigError("--es-url cannot be used with a file that declares clusters")
+    chosen = [c for c in desired.clusters if only in (None, c.name)]
+    if not chosen:
+        raise ConfigError(
+            f"--cluster {only}: no such cluster; the file declares {', '.join(c.name for c in desired.clusters)}"
+        )
+    return [Target(c.name, dataclasses.replace(context, environ=c.environ(context.environ))) for c in chosen]
+
+
+def _for_each(targets: list[Target], work: Callable[[Target, IO[str]], Outcome]) -> list[Outcome]:
+    """One target: stream to stdout, errors stop the command. Several: in parallel, each output buffered and
+    printed in file order, and a failing cluster is reported without hiding the others."""
+    if len(targets) == 1:
+        return [work(targets[0], sys.stdout)]
+
+    def guarded(target: Target) -> Outcome:
+        buffer = io.StringIO()
+        try:
+            outcome = work(target, buffer)
+        except ManagedLlmError as exc:
+            return Outcome(target.name, EXIT_ERROR, error=exc.message, output=buffer.getvalue())
+        return dataclasses.replace(outcome, output=buffer.getvalue())
+
+    with ThreadPoolExecutor(max_workers=min(MAX_PARALLEL_CLUSTERS, len(targets))) as pool:
+        return list(pool.map(guarded, targets))
+
+
+def _secrets(environ: Mapping[str, str]) -> list[str]:
+    """Every secret value in the environment, for masking in comments."""
+    return [
+        v for k, v in environ.items() if k.endswith(("_API_KEY", "_PASSWORD", "_SECRET_ACCESS_KEY", "_ACCESS_KEY_ID"))
+    ]
+
+
+def _finish(
+    outcomes: list[Outcome], output: str, document: Callable[[Outcome], dict[str, Any]], plan_codes: bool
+) -> int:
+    """Print what several clusters produced, in order, then the combined verdict."""
+    code = worst_exit_code([o.exit_code for o in outcomes]) if plan_codes else max(o.exit_code for o in outcomes)
+    if len(outcomes) == 1:
+        return code
+    if output == "json":
+        combined = {"format_version": 1, "clusters": [document(o) for o in outcomes], "exit_code": code}
+        sys.stdout.write(json.dumps(combined, indent=2) + "\n")
+        return code
+    for outcome in outcomes:
+        if output == "text":
+            sys.stdout.write(f"== cluster {outcome.name} ==\n")
+        sys.stdout.write(outcome.output)
+        if outcome.error is not None:
+            line = f"error: {outcome.error}"
+            sys.stdout.write(
+                f"> :x: cluster `{outcome.name}`: {cell(line)}\n\n" if output == "markdown" else line + "\n"
+            )
+    verdicts = ", ".join(f"{o.name} exit {o.exit_code}" + (" (error)" if o.error else "") for o in outcomes)
+    sys.stdout.write(f"Clusters: {verdicts}; exit {code}.\n")
+    return code
+
+
+def _document(outcome: Outcome) -> dict[str, Any]:
+    return {
+        "name": outcome.name,
+        "exit_code": outcome.exit_code,
+        "error": outcome.error,
+        "plan": outcome.plan.to_dict() if outcome.plan is not None else None,
+        "apply": outcome.report.to_dict() if outcome.report is not None else None,
+    }
+
+
 @cli.command()
 @plan_options
+@cluster_option
 @pass_context
 def plan(
-    context: CliContext, file_: Path, output: str, es_url: str | None, prune: bool, adopt: bool, force_replace: bool
+    context: CliContext,
+    file_: Path,
+    output: str,
+    es_url: str | None,
+    prune: bool,
+    adopt: bool,
+    force_replace: bool,
+    cluster: str | None,
 ) -> int:
     """Show what apply would change. Reads only. Exit 0 no changes, 2 changes, 1 error.
 
-    Example: managed-llm plan -f managed-llm.yaml --output json
+    With several clusters in the file, plans them in parallel; the exit code is the worst (1 over 2 over 0).
+
+    Example: managed-llm plan -f managed-llm.yaml --output markdown > plan.md
     """
-    desired, client, the_plan = _read_and_plan(context, file_, es_url, PlanOptions(prune, adopt, force_replace))
-    client.close()
-    if output == "json":
-        plan_json(the_plan, sys.stdout)
-    else:
-        plan_text(the_plan, sys.stdout, credentials_source=describe_source(desired, context.environ))
-    return the_plan.exit_code
+    desired = load_file(file_)
+    options = PlanOptions(prune, adopt, force_replace)
+
+    def work(target: Target, out: IO[str]) -> Outcome:
+        client, the_plan = _read_and_plan(target.context, desired, es_url, options)
+        client.close()
+        if output == "json":
+            if target.name is None:
+                plan_json(the_plan, out)
+        elif output == "markdown":
+            title = "managed-llm plan" if target.name is None else f"managed-llm plan, cluster {target.name}"
+            out.write(plan_markdown(the_plan, title, _secrets(target.context.environ)))
+        else:
+            plan_text(the_plan, out, credentials_source=describe_source(desired, target.context.environ))
+        return Outcome(target.name, the_plan.exit_code, plan=the_plan)
+
+    outcomes = _for_each(_targets(context, desired, cluster, es_url), work)
+    return _finish(outcomes, output, _document, plan_codes=True)
 
 
 @cli.command()
 @plan_options
+@cluster_option
 @click.option(
     "--concurrency", type=click.IntRange(1, 64), default=DEFAULT_CONCURRENCY, show_default=True, help="Parallel writes."
 )
@@ -203,43 +334,55 @@ def apply(
     prune: bool,
     adopt: bool,
     force_replace: bool,
+    cluster: str | None,
     concurrency: int,
 ) -> int:
     """Make the cluster match the file, non-interactively. Exit 0 converged, 1 error.
 
+    With several clusters in the file, applies them in parallel; one failing does not stop the others.
+
     Example: managed-llm apply -f managed-llm.yaml --prune
     """
-    desired, client, the_plan = _read_and_plan(context, file_, es_url, PlanOptions(prune, adopt, force_replace))
-    try:
-        if output == "text":
-            plan_text(the_plan, sys.stdout, credentials_source=describe_source(desired, context.environ))
-        progress = progress_for(sys.stderr, len(the_plan.writes))
+    desired = load_file(file_)
+    options = PlanOptions(prune, adopt, force_replace)
+    many = len(desired.clusters) > 1 and cluster is None
+
+    def work(target: Target, out: IO[str]) -> Outcome:
+        client, the_plan = _read_and_plan(target.context, desired, es_url, options)
         try:
-            report = apply_plan(
-                the_plan,
-                desired,
-                client,
-                context.credentials(desired),
-                concurrency=concurrency,
-                progress=progress,
-                kibana=context.kibana(desired),
-            )
-        except PlanError:
-            if output == "json":
-                plan_json(the_plan, sys.stdout)
-            raise
+            if output != "json":
+                plan_text(the_plan, out, credentials_source=describe_source(desired, target.context.environ))
+            progress = progress_for(sys.stderr, len(the_plan.writes), prefix=f"[{target.name}] " if many else "")
+            try:
+                report = apply_plan(
+                    the_plan,
+                    desired,
+                    client,
+                    target.context.credentials(desired),
+                    concurrency=concurrency,
+                    progress=progress,
+                    kibana=target.context.kibana(desired),
+                )
+            except PlanError:
+                if output == "json" and target.name is None:
+                    plan_json(the_plan, out)
+                raise
+            finally:
+                if isinstance(progress, BarProgress):
+                    progress.stop()
+            for warning in client.warnings:
+                click.echo(f"warning: {warning}", err=True)
         finally:
-            if hasattr(progress, "stop"):
-                progress.stop()
-        for warning in client.warnings:
-            click.echo(f"warning: {warning}", err=True)
-    finally:
-        client.close()
-    if output == "json":
-        apply_json(the_plan, report, sys.stdout)
-    else:
-        apply_text(report, sys.stdout)
-    return report.exit_code
+            client.close()
+        if output == "json":
+            if target.name is None:
+                apply_json(the_plan, report, out)
+        else:
+            apply_text(report, out)
+        return Outcome(target.name, report.exit_code, plan=the_plan, report=report)
+
+    outcomes = _for_each(_targets(context, desired, cluster, es_url), work)
+    return _finish(outcomes, output, _document, plan_codes=False)
 
 
 @cli.command()

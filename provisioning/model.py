@@ -7,6 +7,7 @@ rules Elasticsearch would apply at PUT time are checked here, so a bad file neve
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -295,6 +296,57 @@ class Kibana(_Strict):
     connectors: list[KibanaConnector] = Field(min_length=1)
 
 
+_ENV_NAME = r"^[A-Za-z_][A-Za-z0-9_]*$"
+EnvName = Annotated[str, StringConstraints(pattern=_ENV_NAME)]
+
+
+class Cluster(_Strict):
+    """One of several clusters the file applies to; its settings come from the environment variables named here."""
+
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]*$", max_length=64)
+    url_env: EnvName = Field(description="Variable holding this cluster's URL")
+    api_key_env: EnvName | None = None
+    username_env: EnvName | None = None
+    password_env: EnvName | None = None
+    ca_certs_env: EnvName | None = None
+    kibana_url_env: EnvName | None = None
+    kibana_api_key_env: EnvName | None = None
+    kibana_username_env: EnvName | None = None
+    kibana_password_env: EnvName | None = None
+    kibana_ca_certs_env: EnvName | None = None
+
+    @model_validator(mode="after")
+    def _one_auth(self) -> Cluster:
+        for prefix in ("", "kibana_"):
+            api_key = getattr(self, f"{prefix}api_key_env")
+            username, password = getattr(self, f"{prefix}username_env"), getattr(self, f"{prefix}password_env")
+            if api_key and (username or password):
+                raise ValueError(f"give {prefix}api_key_env or {prefix}username_env/{prefix}password_env, not both")
+            if bool(username) != bool(password):
+                raise ValueError(f"{prefix}username_env and {prefix}password_env go together")
+        return self
+
+    def environ(self, environ: Mapping[str, str]) -> dict[str, str]:
+        """The single-cluster environment for this cluster: ELASTICSEARCH_* and KIBANA_* read from the variables
+        it names; everything else (BEDROCK_*, AWS_*) is shared by all clusters."""
+        out = {k: v for k, v in environ.items() if not k.startswith(("ELASTICSEARCH_", "KIBANA_"))}
+        for target, source in (
+            ("ELASTICSEARCH_URL", self.url_env),
+            ("ELASTICSEARCH_API_KEY", self.api_key_env),
+            ("ELASTICSEARCH_USERNAME", self.username_env),
+            ("ELASTICSEARCH_PASSWORD", self.password_env),
+            ("ELASTICSEARCH_CA_CERTS", self.ca_certs_env),
+            ("KIBANA_URL", self.kibana_url_env),
+            ("KIBANA_API_KEY", self.kibana_api_key_env),
+            ("KIBANA_USERNAME", self.kibana_username_env),
+            ("KIBANA_PASSWORD", self.kibana_password_env),
+            ("KIBANA_CA_CERTS", self.kibana_ca_certs_env),
+        ):
+            if source and environ.get(source):
+                out[target] = environ[source]
+        return out
+
+
 class DesiredState(_Strict):
     """The whole file."""
 
@@ -305,6 +357,15 @@ class DesiredState(_Strict):
         default_factory=dict, description="USD per million input/output tokens by model id, over the shipped prices"
     )
     kibana: Kibana | None = None
+    clusters: list[Cluster] = Field(
+        default_factory=list, description="Apply the same file to several clusters (default: ELASTICSEARCH_*)"
+    )
+
+    @field_validator("clusters")
+    @classmethod
+    def _unique_clusters(cls, value: list[Cluster]) -> list[Cluster]:
+        _require_unique([c.name for c in value], "cluster name")
+        return value
 
     @field_validator("prices")
     @classmethod

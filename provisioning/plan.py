@@ -18,6 +18,15 @@ from provisioning.kinds.kibana_connectors import ConnectorStatus, State
 from provisioning.kinds.ownership import LEDGER_NAME
 
 FORMAT_VERSION = 1
+
+
+def worst_exit_code(codes: list[int]) -> int:
+    """Combine plan exit codes of several clusters: an error (1) outranks changes (2), which outrank none (0)."""
+    if EXIT_ERROR in codes:
+        return EXIT_ERROR
+    return EXIT_CHANGES if EXIT_CHANGES in codes else EXIT_OK
+
+
 SUMMARY_ACTIONS = (Action.CREATE, Action.UPDATE, Action.REPLACE, Action.DELETE)
 
 

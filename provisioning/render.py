@@ -166,8 +166,8 @@ def apply_json(plan: Plan, report: ApplyReport, stream: IO[str]) -> None:
 class LineProgress:
     """One line per finished change: readable in CI logs, where a bar would be noise."""
 
-    def __init__(self, stream: IO[str], total: int) -> None:
-        self.stream, self.total, self.done = stream, total, 0
+    def __init__(self, stream: IO[str], total: int, prefix: str = "") -> None:
+        self.stream, self.total, self.done, self.prefix = stream, total, 0, prefix
         self._lock = threading.Lock()
 
     def started(self, change: Change) -> None:
@@ -177,8 +177,9 @@ class LineProgress:
         with self._lock:
             self.done += 1
             error = f": {result.error}" if result.error else ""
+            change = result.change
             self.stream.write(
-                f"[{self.done}/{self.total}] {result.change.action.value} {result.change.kind} {result.change.id}"
+                f"{self.prefix}[{self.done}/{self.total}] {change.action.value} {change.kind} {change.id}"
                 f" ... {result.status.value} ({result.seconds:.1f}s){error}\n"
             )
             self.stream.flush()
@@ -209,8 +210,9 @@ class BarProgress:
         self._progress.stop()
 
 
-def progress_for(stream: IO[str], total: int) -> LineProgress | BarProgress:
-    return BarProgress(stream, total) if stream.isatty() else LineProgress(stream, total)
+def progress_for(stream: IO[str], total: int, prefix: str = "") -> LineProgress | BarProgress:
+    """A bar on a terminal (one apply at a time), plain lines otherwise or when several clusters share stderr."""
+    return BarProgress(stream, total) if stream.isatty() and not prefix else LineProgress(stream, total, prefix)
 
 
 # ---------------------------------------------------------------------------- operations reports
