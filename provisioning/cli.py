@@ -51,7 +51,7 @@ from provisioning.render import (
     usage_text,
     verify_text,
 )
-from provisioning.render_markdown import cell, plan_markdown
+from provisioning.render_markdown import cell, plan_markdown, usage_markdown, verify_markdown
 from provisioning.rotate import rotate
 from provisioning.sandbox import run_sandbox
 from provisioning.smoke import MAX_LOG_EVENTS, LogCheck, SmokeReport, Verdict, new_canary, run_smoke
@@ -473,18 +473,27 @@ def _stack(desired: DesiredState, file_: Path, stack_outputs: Path | None) -> St
     return load_stack_outputs(stack_outputs) if stack_outputs is not None else from_file(desired, str(file_))
 
 
-def _connect(context: CliContext, es_url: str | None) -> tuple[ConnectionSettings, EsClient]:
-    settings = ConnectionSettings.from_environment(context.environ, es_url)
+def _connect(
+    context: CliContext, desired: DesiredState, es_url: str | None, cluster: str | None
+) -> tuple[ConnectionSettings, EsClient]:
+    """The one cluster a command works on: the single-cluster form, or `--cluster NAME` of the file's clusters."""
+    targets = _targets(context, desired, cluster, es_url)
+    if len(targets) > 1:
+        raise ConfigError(f"the file declares {len(targets)} clusters: choose one with --cluster NAME")
+    settings = ConnectionSettings.from_environment(targets[0].context.environ, es_url)
     return settings, context.connect(settings)
 
 
 @cli.command()
 @file_option
 @stack_outputs_option
-@output_option
+@markdown_output_option
 @es_url_option
+@cluster_option
 @pass_context
-def verify(context: CliContext, file_: Path, stack_outputs: Path | None, output: str, es_url: str | None) -> int:
+def verify(
+    context: CliContext, file_: Path, stack_outputs: Path | None, output: str, es_url: str | None, cluster: str | None
+) -> int:
     """Prove zero data retention and least privilege: one PASS/FAIL row per control. Exit 0 all pass, 1 otherwise.
 
     Checks Bedrock's logging configuration, the log group, the Elasticsearch principal's IAM policies,
@@ -494,13 +503,15 @@ def verify(context: CliContext, file_: Path, stack_outputs: Path | None, output:
     """
     desired = load_file(file_)
     stack = _stack(desired, file_, stack_outputs)
-    settings, client = _connect(context, es_url)
+    settings, client = _connect(context, desired, es_url, cluster)
     try:
         report = evaluate(gather(desired, stack, client, settings))
     finally:
         client.close()
     if output == "json":
         report_json(report.to_dict(), sys.stdout)
+    elif output == "markdown":
+        sys.stdout.write(verify_markdown(report, _secrets(context.environ)))
     else:
         verify_text(report, sys.stdout)
     return report.exit_code
@@ -511,6 +522,7 @@ def verify(context: CliContext, file_: Path, stack_outputs: Path | None, output:
 @stack_outputs_option
 @output_option
 @es_url_option
+@cluster_option
 @click.option("--check-logs", is_flag=True, help="Also prove the calls were logged as metadata only.")
 @click.option(
     "--log-timeout",
@@ -526,6 +538,7 @@ def smoke(
     stack_outputs: Path | None,
     output: str,
     es_url: str | None,
+    cluster: str | None,
     check_logs: bool,
     log_timeout: int,
 ) -> int:
@@ -540,7 +553,7 @@ def smoke(
     if not desired.inference_endpoints:
         raise ConfigError(f"{file_}: no inference endpoints to smoke-test")
     stack = _stack(desired, file_, stack_outputs) if check_logs else None
-    _, client = _connect(context, es_url)
+    _, client = _connect(context, desired, es_url, cluster)
     canary, started = new_canary(), datetime.now(UTC)
     try:
         results = run_smoke(client, desired.inference_endpoints, canary)
@@ -577,9 +590,10 @@ def smoke(
 @stack_outputs_option
 @output_option
 @es_url_option
+@cluster_option
 @pass_context
 def rotate_credentials(
-    context: CliContext, file_: Path, stack_outputs: Path | None, output: str, es_url: str | None
+    context: CliContext, file_: Path, stack_outputs: Path | None, output: str, es_url: str | None, cluster: str | None
 ) -> int:
     """Push the stack's current Bedrock key to every endpoint managed-llm owns, then call each once.
 
@@ -595,7 +609,7 @@ def rotate_credentials(
             "rotate-credentials: no credentials secret known (pass --stack-outputs or set bedrock.credentials)"
         )
     credentials = from_secret(arn, context.read_secret)
-    _, client = _connect(context, es_url)
+    _, client = _connect(context, desired, es_url, cluster)
     try:
         report = rotate(client, credentials)
     finally:
@@ -613,7 +627,9 @@ def rotate_credentials(
 @click.option("--region", help="Bedrock region (default: the stack's, else the file's, else us-east-1).")
 @click.option("--since", default="7d", show_default=True, help="Start: a duration before now (7d, 24h) or an ISO date.")
 @click.option("--until", default="now", show_default=True, help="End: now, a duration before now, or an ISO date.")
-@click.option("-o", "--output", type=click.Choice(["text", "json", "csv"]), default="text", show_default=True)
+@click.option(
+    "-o", "--output", type=click.Choice(["text", "json", "csv", "markdown"]), default="text", show_default=True
+)
 def usage(
     file_: Path | None, stack_outputs: Path | None, region: str | None, since: str, until: str, output: str
 ) -> int:
@@ -645,6 +661,8 @@ def usage(
         report_json(report.to_dict(), sys.stdout)
     elif output == "csv":
         sys.stdout.write(report.to_csv())
+    elif output == "markdown":
+        sys.stdout.write(usage_markdown(report))
     else:
         usage_text(report, sys.stdout)
     return EXIT_OK

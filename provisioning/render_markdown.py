@@ -30,6 +30,8 @@ KIND_TITLES = {"inference_endpoint": "Inference endpoints", "role_mapping": "Rol
 
 def cell(value: object) -> str:
     """A value safe inside a markdown table cell (emoji are written as shortcodes: GitHub and GitLab render both)."""
+    if isinstance(value, list):
+        value = "[" + ", ".join(str(v) for v in value) + "]"
     text = "(none)" if value is None else str(value)
     return text.replace("\\", "\\\\").replace("|", "\\|").replace("\n", "<br>").replace("`", "'")
 
@@ -67,8 +69,8 @@ def _details(change: Change) -> str:
         return "<br>".join(
             f"{f.path} = `{cell(f.after if change.action is Action.CREATE else f.before)}`" for f in shown
         )
-    lines = [f"{f.path}: `{cell(f.before)}` -> `{cell(f.after)}`" for f in change.fields] or [cell(change.reason)]
-    if change.action in (Action.REPLACE, Action.CONFLICT):
+    lines = [f"{f.path}: `{cell(f.before)}` -> `{cell(f.after)}`" for f in change.fields]
+    if change.action in (Action.REPLACE, Action.CONFLICT) or not lines:
         lines.insert(0, cell(change.reason))
     if change.blocked:
         lines.append(f"**blocked:** {cell(change.blocked)}")
