@@ -1,0 +1,202 @@
+"""The CrossGuard policy pack: each rule fails a violating resource and passes a clean one.
+
+No Pulumi CLI runs here, so the validators are called directly with the inputs a preview would give
+them; the shipped stack's own resources (recorded by the mock engine) must pass every rule.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import runpy
+import sys
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+from pulumi_policy import ResourceValidationArgs
+
+from provisioning.catalog import load_catalog
+
+POLICY = Path(__file__).resolve().parents[2] / "policy"
+
+
+def load_rules() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("managed_llm_policy_rules", POLICY / "rules.py")
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+rules = load_rules()
+
+
+def violations(resource_type: str, props: dict[str, Any]) -> list[str]:
+    """Every message any rule of the pack reports for one resource."""
+    found: list[str] = []
+    args = ResourceValidationArgs(resource_type, props, f"urn:pulumi:s::p::{resource_type}::r", "r", None, None)  # type: ignore[arg-type]
+    for policy in rules.POLICIES:
+        policy.validate(args, lambda message, urn=None, name=policy.name: found.append(f"{name}: {message}"))
+    return found
+
+
+METADATA_ONLY = {
+    "cloudwatchConfig": {"logGroupName": "/g", "roleArn": "arn:aws:iam::1:role/r"},
+    "textDataDeliveryEnabled": False,
+    "imageDataDeliveryEnabled": False,
+    "embeddingDataDeliveryEnabled": False,
+    "videoDataDeliveryEnabled": False,
+}
+INVOKE_ONLY = {
+    "Version": "2012-10-17",
+    "Statement": [
+        {
+            "Effect": "Allow",
+            "Action": ["bedrock:InvokeModel"],
+            "Resource": "arn:aws:bedrock:us-east-1::foundation-model/amazon.titan-embed-text-v2:0",
+        }
+    ],
+}
+
+
+@pytest.mark.parametrize(
+    ("resource_type", "clean", "violating", "message"),
+    [
+        (
+            rules.LOGGING_CONFIGURATION,
+            {"loggingConfig": METADATA_ONLY},
+            {"loggingConfig": {**METADATA_ONLY, "textDataDeliveryEnabled": True}},
+            "bedrock-logging-metadata-only: textDataDeliveryEnabled is true",
+        ),
+        (
+            rules.LOGGING_CONFIGURATION,
+            {"loggingConfig": METADATA_ONLY},
+            {"loggingConfig": {k: v for k, v in METADATA_ONLY.items() if k != "videoDataDeliveryEnabled"}},
+            "bedrock-logging-metadata-only: videoDataDeliveryEnabled is unset (the provider defaults it to true)",
+        ),
+        (
+            rules.LOGGING_CONFIGURATION,
+            {"loggingConfig": METADATA_ONLY},
+            {"loggingConfig": {**METADATA_ONLY, "s3Config": {"bucketName": "prompts"}}},
+            "bedrock-logging-metadata-only: s3Config delivers invocation logs to S3",
+        ),
+        (
+            rules.AWS_PROVIDER,
+            {"region": "us-east-2"},
+            {"region": "eu-west-1"},
+            "us-regions-only: the AWS provider uses region eu-west-1",
+        ),
+        (
+            "aws:cloudwatch/logGroup:LogGroup",
+            {"kmsKeyId": "arn:aws:kms:us-east-1:1:key/k", "retentionInDays": 365, "region": "us-west-2"},
+            {"kmsKeyId": "arn:aws:kms:us-east-1:1:key/k", "retentionInDays": 365, "region": "ap-south-1"},
+            "us-regions-only: aws:cloudwatch/logGroup:LogGroup uses region ap-south-1",
+        ),
+        (
+            "aws:iam/userPolicy:UserPolicy",
+            {"policy": json.dumps(INVOKE_ONLY)},
+            {
+                "policy": json.dumps(
+                    {
+                        "Statement": [
+                            {
+                                "Effect": "Allow",
+                                "Action": "bedrock:*",
+                                "Resource": "arn:aws:bedrock:us-east-1::foundation-model/x",
+                            }
+                        ]
+                    }
+                )
+            },
+            "no-broad-bedrock-iam: statement 0 allows bedrock:*",
+        ),
+        (
+            "aws:iam/rolePolicy:RolePolicy",
+            {"policy": json.dumps(INVOKE_ONLY)},
+            {
+                "policy": json.dumps(
+                    {
+                        "Statement": [
+                            {"Sid": "Wide", "Effect": "Allow", "Action": "bedrock:InvokeModel", "Resource": "*"}
+                        ]
+                    }
+                )
+            },
+            "no-broad-bedrock-iam: statement Wide allows resource *",
+        ),
+        (
+            "aws:iam/policy:Policy",
+            {"policy": json.dumps(INVOKE_ONLY)},
+            {"policy": json.dumps({"Statement": [{"Effect": "Allow", "Action": "*", "Resource": "arn:aws:s3:::b"}]})},
+            "no-broad-bedrock-iam: statement 0 allows *",
+        ),
+        (
+            rules.LOG_GROUP,
+            {"kmsKeyId": "arn:aws:kms:us-east-1:1:key/k", "retentionInDays": 365},
+            {"retentionInDays": 365},
+            "log-group-kms-and-retention: the log group has no KMS key (kmsKeyId)",
+        ),
+        (
+            rules.LOG_GROUP,
+            {"kmsKeyId": "arn:aws:kms:us-east-1:1:key/k", "retentionInDays": 365},
+            {"kmsKeyId": "arn:aws:kms:us-east-1:1:key/k"},
+            "log-group-kms-and-retention: the log group never expires its events (retentionInDays)",
+        ),
+    ],
+)
+def test_each_rule_fails_a_violating_resource_and_passes_a_clean_one(
+    resource_type: str, clean: dict[str, Any], violating: dict[str, Any], message: str
+) -> None:
+    assert violations(resource_type, clean) == []
+    found = violations(resource_type, violating)
+    assert any(v.startswith(message) for v in found), found
+
+
+def test_kms_key_policies_are_not_identity_policies() -> None:
+    key_policy = {
+        "Statement": [
+            {"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::1:root"}, "Action": "kms:*", "Resource": "*"}
+        ]
+    }
+    assert violations("aws:kms/key:Key", {"policy": json.dumps(key_policy)}) == []
+
+
+def test_unknown_documents_during_preview_are_not_judged() -> None:
+    assert violations("aws:iam/userPolicy:UserPolicy", {"policy": None}) == []
+
+
+def test_the_pack_enforces_all_four_rules(monkeypatch: pytest.MonkeyPatch) -> None:
+    import pulumi_policy
+
+    made: list[dict[str, Any]] = []
+    monkeypatch.setattr(pulumi_policy, "PolicyPack", lambda **kwargs: made.append(kwargs))
+    monkeypatch.syspath_prepend(str(POLICY))
+    sys.modules.pop("rules", None)
+    runpy.run_path(str(POLICY / "__main__.py"), run_name="__main__")
+    (pack,) = made
+    assert pack["enforcement_level"] == pulumi_policy.EnforcementLevel.MANDATORY
+    assert [p.name for p in pack["policies"]] == [
+        "bedrock-logging-metadata-only",
+        "us-regions-only",
+        "no-broad-bedrock-iam",
+        "log-group-kms-and-retention",
+    ]
+
+
+def test_the_pack_and_the_catalog_agree_on_us_regions() -> None:
+    assert set(load_catalog().regions.allowed) == rules.US_REGIONS
+
+
+def test_the_shipped_stack_passes_its_own_guard_rails(engine: Any) -> None:
+    from tests.infra.test_program import run_stack
+
+    run_stack(engine)
+    checked = 0
+    for resource in engine.mocks.resources:
+        if resource.type.startswith(("aws:", "pulumi:providers:")):
+            assert violations(resource.type, resource.inputs) == [], resource.urn
+            checked += 1
+    assert checked > 20
