@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from pydantic.alias_generators import to_camel
 
 from infra import catalog
-from provisioning.catalog import ModelIdError, Price, load_catalog, parse_model_id
+from provisioning.catalog import Price, load_catalog, parse_model_id
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 # Config keys that would switch on prompt/output storage. Zero data retention is an invariant: such a
@@ -58,10 +58,7 @@ class StackConfig(BaseModel):
         if len(set(value)) != len(value):
             raise ValueError("model ids must be unique")
         for model in value:
-            try:
-                parse_model_id(model)
-            except ModelIdError as exc:
-                raise ValueError(str(exc)) from None
+            parse_model_id(model)  # ModelIdError is a ValueError: pydantic reports its message
         return value
 
     @field_validator("log_retention_days")

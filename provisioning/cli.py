@@ -31,7 +31,7 @@ from provisioning.errors import EXIT_ERROR, EXIT_OK, ConfigError, ManagedLlmErro
 from provisioning.es_client import EsClient
 from provisioning.evidence import gather
 from provisioning.init import starter, write_starter
-from provisioning.kibana_client import KibanaClient, KibanaSettings
+from provisioning.kibana_client import KibanaClient, kibana_settings
 from provisioning.kinds.kibana_connectors import desired_all as desired_connectors
 from provisioning.kinds.kibana_connectors import preconfigured_block
 from provisioning.model import DesiredState
@@ -72,13 +72,13 @@ class CliContext:
     read_secret: Callable[[str], str] | None = None
     # How often smoke --check-logs polls CloudWatch Logs.
     poll_interval: float = 5.0
-    connect_kibana: Callable[[KibanaSettings], KibanaClient] = KibanaClient
+    connect_kibana: Callable[[ConnectionSettings], KibanaClient] = KibanaClient
 
     def kibana(self, desired: DesiredState) -> KibanaClient | None:
         """Kibana's connector list is read only when the file has a kibana section."""
         if desired.kibana is None:
             return None
-        return self.connect_kibana(KibanaSettings.from_environment(self.environ))
+        return self.connect_kibana(kibana_settings(self.environ))
 
     def credentials(self, desired: DesiredState) -> Callable[[], BedrockCredentials]:
         return lambda: resolve(desired, self.environ, self.read_secret)

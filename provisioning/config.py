@@ -152,7 +152,7 @@ def _render_path(path: PathKey) -> str:
 
 @dataclass(frozen=True)
 class ConnectionSettings:
-    """How to reach Elasticsearch: URL, one auth method, TLS trust. Secrets stay SecretStr."""
+    """How to reach Elasticsearch (or Kibana): URL, one auth method, TLS trust. Secrets stay SecretStr."""
 
     url: str
     api_key: SecretStr | None = None
@@ -161,34 +161,38 @@ class ConnectionSettings:
     ca_certs: Path | None = None
 
     @classmethod
-    def from_environment(cls, environ: Mapping[str, str], url: str | None = None) -> ConnectionSettings:
-        """`ELASTICSEARCH_URL` (or `--es-url`), `ELASTICSEARCH_API_KEY` or `ELASTICSEARCH_USERNAME` +
-        `ELASTICSEARCH_PASSWORD`, `ELASTICSEARCH_CA_CERTS`."""
-        url = url or environ.get("ELASTICSEARCH_URL")
+    def from_environment(
+        cls,
+        environ: Mapping[str, str],
+        url: str | None = None,
+        *,
+        prefix: str = "ELASTICSEARCH",
+        missing: str = "no Elasticsearch URL: set ELASTICSEARCH_URL or pass --es-url",
+    ) -> ConnectionSettings:
+        """`<prefix>_URL` (or `url`), `<prefix>_API_KEY` or `<prefix>_USERNAME` + `<prefix>_PASSWORD`,
+        `<prefix>_CA_CERTS`; the prefix is ELASTICSEARCH, or KIBANA for Kibana."""
+        url = url or environ.get(f"{prefix}_URL")
         if not url:
-            raise ConnectionSettingsError("no Elasticsearch URL: set ELASTICSEARCH_URL or pass --es-url")
+            raise ConnectionSettingsError(missing)
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ConnectionSettingsError(
-                "ELASTICSEARCH_URL must be an http(s) URL such as https://es.example.com:9200"
-            )
+            raise ConnectionSettingsError(f"{prefix}_URL must be an http(s) URL such as https://host.example.com:9200")
         if parts.username or parts.password:
             raise ConnectionSettingsError(
-                "ELASTICSEARCH_URL must not embed credentials; "
-                "use ELASTICSEARCH_API_KEY or ELASTICSEARCH_USERNAME/PASSWORD"
+                f"{prefix}_URL must not embed credentials; use {prefix}_API_KEY or {prefix}_USERNAME/PASSWORD"
             )
-        api_key = environ.get("ELASTICSEARCH_API_KEY") or None
-        username = environ.get("ELASTICSEARCH_USERNAME") or None
-        password = environ.get("ELASTICSEARCH_PASSWORD") or None
+        api_key = environ.get(f"{prefix}_API_KEY") or None
+        username = environ.get(f"{prefix}_USERNAME") or None
+        password = environ.get(f"{prefix}_PASSWORD") or None
         if api_key and (username or password):
             raise ConnectionSettingsError(
-                "set either ELASTICSEARCH_API_KEY or ELASTICSEARCH_USERNAME/ELASTICSEARCH_PASSWORD, not both"
+                f"set either {prefix}_API_KEY or {prefix}_USERNAME/{prefix}_PASSWORD, not both"
             )
         if bool(username) != bool(password):
-            raise ConnectionSettingsError("ELASTICSEARCH_USERNAME and ELASTICSEARCH_PASSWORD must be set together")
-        ca = environ.get("ELASTICSEARCH_CA_CERTS") or None
+            raise ConnectionSettingsError(f"{prefix}_USERNAME and {prefix}_PASSWORD must be set together")
+        ca = environ.get(f"{prefix}_CA_CERTS") or None
         if ca is not None and not Path(ca).is_file():
-            raise ConnectionSettingsError(f"ELASTICSEARCH_CA_CERTS: no such file: {ca}")
+            raise ConnectionSettingsError(f"{prefix}_CA_CERTS: no such file: {ca}")
         return cls(
             url=url.rstrip("/"),
             api_key=SecretStr(api_key) if api_key else None,

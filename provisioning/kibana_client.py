@@ -9,58 +9,25 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import urllib3
-from pydantic import SecretStr
 
-from provisioning.errors import ClusterError, ConnectionSettingsError
+from provisioning.config import ConnectionSettings
+from provisioning.errors import ClusterError
 
 RETRY_ON_STATUS = (429, 502, 503, 504)
 
 
-@dataclass(frozen=True)
-class KibanaSettings:
-    url: str
-    api_key: SecretStr | None = None
-    username: str | None = None
-    password: SecretStr | None = None
-    ca_certs: Path | None = None
-
-    @classmethod
-    def from_environment(cls, environ: Mapping[str, str]) -> KibanaSettings:
-        url = environ.get("KIBANA_URL")
-        if not url:
-            raise ConnectionSettingsError("the file has a kibana section: set KIBANA_URL")
-        parts = urlsplit(url)
-        if parts.scheme not in ("http", "https") or not parts.hostname or parts.username or parts.password:
-            raise ConnectionSettingsError("KIBANA_URL must be an http(s) URL without credentials")
-        api_key, username, password = (
-            environ.get("KIBANA_API_KEY") or None,
-            environ.get("KIBANA_USERNAME") or None,
-            environ.get("KIBANA_PASSWORD") or None,
-        )
-        if api_key and (username or password):
-            raise ConnectionSettingsError("set either KIBANA_API_KEY or KIBANA_USERNAME/KIBANA_PASSWORD, not both")
-        if bool(username) != bool(password):
-            raise ConnectionSettingsError("KIBANA_USERNAME and KIBANA_PASSWORD must be set together")
-        ca = environ.get("KIBANA_CA_CERTS") or None
-        if ca is not None and not Path(ca).is_file():
-            raise ConnectionSettingsError(f"KIBANA_CA_CERTS: no such file: {ca}")
-        return cls(
-            url.rstrip("/"),
-            SecretStr(api_key) if api_key else None,
-            username,
-            SecretStr(password) if password else None,
-            Path(ca) if ca else None,
-        )
+def kibana_settings(environ: Mapping[str, str]) -> ConnectionSettings:
+    """`KIBANA_URL`, `KIBANA_API_KEY` or `KIBANA_USERNAME` + `KIBANA_PASSWORD`, `KIBANA_CA_CERTS`."""
+    return ConnectionSettings.from_environment(
+        environ, prefix="KIBANA", missing="the file has a kibana section: set KIBANA_URL"
+    )
 
 
 class KibanaClient:
-    def __init__(self, settings: KibanaSettings, *, retries: int = 4, backoff: float = 0.5) -> None:
+    def __init__(self, settings: ConnectionSettings, *, retries: int = 4, backoff: float = 0.5) -> None:
         self.settings = settings
         headers = {"kbn-xsrf": "managed-llm", "accept": "application/json"}
         if settings.api_key is not None:

@@ -20,7 +20,7 @@ from pydantic import (
     model_validator,
 )
 
-from provisioning.catalog import Catalog, ModelIdError, Price, load_catalog, parse_model_id
+from provisioning.catalog import Catalog, Price, load_catalog, parse_model_id
 
 TaskType = Literal["chat_completion", "completion", "text_embedding"]
 Provider = Literal["amazontitan", "anthropic", "ai21labs", "cohere", "meta", "mistral"]
@@ -167,10 +167,7 @@ class InferenceEndpoint(_Strict):
     @field_validator("model")
     @classmethod
     def _bedrock_model(cls, value: str) -> str:
-        try:
-            parse_model_id(value)
-        except ModelIdError as exc:
-            raise ValueError(str(exc)) from None
+        parse_model_id(value)  # ModelIdError is a ValueError: pydantic reports its message
         return value
 
     @model_validator(mode="after")
@@ -371,10 +368,7 @@ class DesiredState(_Strict):
     @classmethod
     def _priced_models(cls, value: dict[str, Price]) -> dict[str, Price]:
         for model in value:
-            try:
-                parse_model_id(model)
-            except ModelIdError as exc:
-                raise ValueError(str(exc)) from None
+            parse_model_id(model)
         return value
 
     @field_validator("inference_endpoints")
