@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from pydantic.alias_generators import to_camel
 
 from infra import catalog
+from infra.policies import MAX_MANAGED_POLICY_SIZE, worst_case_policy_size
 from provisioning.catalog import Price, load_catalog, parse_model_id
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -59,6 +60,12 @@ class StackConfig(BaseModel):
             raise ValueError("model ids must be unique")
         for model in value:
             parse_model_id(model)  # ModelIdError is a ValueError: pydantic reports its message
+        worst = worst_case_policy_size(value)
+        if worst > MAX_MANAGED_POLICY_SIZE:
+            raise ValueError(
+                f"{len(value)} models make an invoke policy of up to {worst} characters; "
+                f"IAM allows {MAX_MANAGED_POLICY_SIZE}: allow fewer models"
+            )
         return value
 
     @field_validator("log_retention_days")

@@ -45,8 +45,12 @@ def _metric_widget(
 
 
 def cost_expression(input_id: str, output_id: str, price: Price) -> str:
-    """Metric math for the estimated USD cost of one model in one period."""
-    return f"({input_id}*{price.input!r}+{output_id}*{price.output!r})/1000000"
+    """Metric math for the estimated USD cost of one model in one period.
+
+    FILL(..., 0): an embedding model publishes no OutputTokenCount, and metric math over a missing series
+    would leave the whole line empty.
+    """
+    return f"(FILL({input_id},0)*{price.input!r}+FILL({output_id},0)*{price.output!r})/1000000"
 
 
 def _cost_widget(region: str, models: Sequence[str], prices: Mapping[str, Price], index: int) -> dict[str, Any]:

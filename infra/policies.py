@@ -6,6 +6,7 @@ unit-tested (and linted) as a plain dict. Shapes follow reference/aws-bedrock-lo
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -19,10 +20,15 @@ from infra.catalog import (
     LOGS_KMS_ACTIONS,
     PARTITION,
 )
+from provisioning.catalog import parse_model_id
 
 PolicyDocument = dict[str, Any]
 VERSION = "2012-10-17"
+# A customer-managed policy may hold 6,144 characters (an IAM user's inline policies only 2,048 in all).
+MAX_MANAGED_POLICY_SIZE = 6144
 
+# Every US commercial region a `us.` profile could route to (for the worst-case size check).
+ALL_US_REGIONS = ("us-east-1", "us-east-2", "us-west-1", "us-west-2")
 # A US commercial region: `us-east-1`, `us-west-2`, ... (`us-gov-*` is another partition).
 _US_REGION = re.compile(r"^us-(east|west)-\d+$")
 _FOUNDATION_MODEL_ARN = re.compile(rf"^arn:{PARTITION}:bedrock:(?P<region>[a-z0-9-]+)::foundation-model/(?P<model>.+)$")
@@ -91,43 +97,69 @@ def in_region_grant(model_id: str, region: str) -> ModelGrant:
 def bedrock_invoke_policy(grants: Sequence[ModelGrant]) -> PolicyDocument:
     """Invoke-only access to exactly the granted models: no wildcard action or resource.
 
-    A foundation model reached through a profile is conditioned on that profile's ARN, so the principal
-    cannot call the model directly in a region of its choosing (AWS "inference profile prerequisites").
+    Three statements whatever the number of models, so the document stays small: the inference profiles;
+    the foundation models they route to, usable only through one of those profiles (AWS "inference profile
+    prerequisites": the principal cannot call the model directly in a region of its choosing); and the
+    models invoked in-region. A profile routes only to its own model, so one shared condition grants no
+    more than one per model would.
     """
     if not grants:
         raise PolicyError("no models to grant")
+    document = {"Version": VERSION, "Statement": _statements(grants)}
+    if (size := policy_size(document)) > MAX_MANAGED_POLICY_SIZE:
+        raise PolicyError(
+            f"the invoke policy for {len(grants)} models is {size} characters; IAM allows {MAX_MANAGED_POLICY_SIZE}"
+        )
+    return document
+
+
+def _statements(grants: Sequence[ModelGrant]) -> list[dict[str, Any]]:
+    ordered = sorted(grants, key=lambda g: g.model_id)
+    actions = list(BEDROCK_INVOKE_ACTIONS)
+    profiles = [g.profile_arn for g in ordered if g.profile_arn is not None]
+    through_profiles = sorted({arn for g in ordered if g.profile_arn is not None for arn in g.foundation_model_arns})
+    in_region = sorted({arn for g in ordered if g.profile_arn is None for arn in g.foundation_model_arns})
     statements: list[dict[str, Any]] = []
-    for index, grant in enumerate(sorted(grants, key=lambda g: g.model_id)):
-        actions = list(BEDROCK_INVOKE_ACTIONS)
-        if grant.profile_arn is None:
-            statements.append(
-                {
-                    "Sid": f"InvokeModelInRegion{index}",
-                    "Effect": "Allow",
-                    "Action": actions,
-                    "Resource": list(grant.foundation_model_arns),
-                }
-            )
-            continue
+    if profiles:
         statements.append(
-            {
-                "Sid": f"InvokeProfile{index}",
-                "Effect": "Allow",
-                "Action": actions,
-                "Resource": [grant.profile_arn],
-            }
+            {"Sid": "InvokeInferenceProfiles", "Effect": "Allow", "Action": actions, "Resource": profiles}
         )
         statements.append(
             {
-                "Sid": f"InvokeModelViaProfile{index}",
+                "Sid": "InvokeModelsThroughProfiles",
                 "Effect": "Allow",
                 "Action": actions,
-                "Resource": list(grant.foundation_model_arns),
-                # ArnEquals: the condition key is ARN-typed.
-                "Condition": {"ArnEquals": {"bedrock:InferenceProfileArn": grant.profile_arn}},
+                "Resource": through_profiles,
+                # ArnEquals: the condition key is ARN-typed; a list means "any of these profiles".
+                "Condition": {
+                    "ArnEquals": {"bedrock:InferenceProfileArn": profiles[0] if len(profiles) == 1 else profiles}
+                },
             }
         )
-    return {"Version": VERSION, "Statement": statements}
+    if in_region:
+        statements.append({"Sid": "InvokeModelsInRegion", "Effect": "Allow", "Action": actions, "Resource": in_region})
+    return statements
+
+
+def worst_case_policy_size(models: Sequence[str]) -> int:
+    """The invoke policy's size if every `us.` profile routed to every US region: checked at config time,
+    before the real routes are read from Bedrock at deploy time."""
+    account, region = "123456789012", "us-west-2"
+    grants = []
+    for model in models:
+        parsed = parse_model_id(model)
+        if parsed.via_us_profile:
+            routes = [foundation_model_arn(r, parsed.foundation_model_id) for r in ALL_US_REGIONS]
+            grants.append(ModelGrant(model, tuple(routes), inference_profile_arn(region, account, model)))
+        else:
+            grants.append(in_region_grant(model, region))
+    document = {"Version": VERSION, "Statement": _statements(grants)} if grants else {}
+    return policy_size(document)
+
+
+def policy_size(document: PolicyDocument) -> int:
+    """The size IAM counts against its limits: the JSON without whitespace."""
+    return len(json.dumps(document, separators=(",", ":")))
 
 
 def logging_trust_policy(account_id: str, region: str) -> PolicyDocument:

@@ -23,6 +23,17 @@ DELIVERY_FLAGS = (
     "embeddingDataDeliveryEnabled",
     "videoDataDeliveryEnabled",
 )
+ROLE = "aws:iam/role:Role"
+POLICY_ATTACHMENTS = frozenset(
+    {
+        "aws:iam/userPolicyAttachment:UserPolicyAttachment",
+        "aws:iam/rolePolicyAttachment:RolePolicyAttachment",
+        "aws:iam/groupPolicyAttachment:GroupPolicyAttachment",
+        "aws:iam/policyAttachment:PolicyAttachment",
+    }
+)
+# AWS-managed policies granting Bedrock far beyond invoke (AmazonBedrockFullAccess, ...).
+AWS_MANAGED_BEDROCK_POLICIES = ("arn:aws:iam::aws:policy/amazonbedrock",)
 # Identity policies, by resource type and the input holding the document.
 IAM_DOCUMENTS = {
     "aws:iam/policy:Policy": "policy",
@@ -50,36 +61,71 @@ def metadata_only_logging(args: ResourceValidationArgs, report_violation: Report
 def us_regions_only(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
     """AWS providers and per-resource region overrides must stay in the US regions Bedrock serves."""
     region = args.props.get("region")
+    if args.resource_type == AWS_PROVIDER and region is None:
+        report_violation("the AWS provider sets no region (it would come from the environment): set one", None)
+        return
     if isinstance(region, str) and region not in US_REGIONS:
         what = "the AWS provider" if args.resource_type == AWS_PROVIDER else args.resource_type
         report_violation(f"{what} uses region {region}; allowed: {', '.join(sorted(US_REGIONS))}", None)
 
 
 def no_broad_bedrock_grants(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
-    """No identity policy may allow bedrock:* (or *) or any action on resource *."""
-    key = IAM_DOCUMENTS.get(args.resource_type)
-    document = args.props.get(key) if key else None
-    if not isinstance(document, str):
-        return  # not an identity policy, or not known yet during a preview
-    try:
-        parsed = json.loads(document)
-    except ValueError:
-        report_violation("the policy document is not JSON", None)
-        return
-    statements = parsed.get("Statement") or []
-    for index, statement in enumerate([statements] if isinstance(statements, dict) else statements):
-        if statement.get("Effect") != "Allow":
+    """No identity policy may allow bedrock:* (or *), any action on resource *, or a wildcard Bedrock ARN;
+    no principal may get an AWS-managed Bedrock policy."""
+    for arn in _managed_policy_arns(args):
+        if arn.lower().startswith(AWS_MANAGED_BEDROCK_POLICIES):
+            report_violation(f"attaches the AWS-managed policy {arn}, which grants far more than invoke", None)
+    for source, document in _documents(args):
+        try:
+            parsed = json.loads(document)
+        except ValueError:
+            report_violation(f"{source}: the policy document is not JSON", None)
             continue
-        where = f"statement {statement.get('Sid') or index}"
-        actions = statement.get("Action") or []
-        for action in [actions] if isinstance(actions, str) else actions:
-            if action in ("*", "bedrock:*") or (action.startswith("bedrock:") and "*" in action):
-                report_violation(f"{where} allows {action}", None)
-        resources = statement.get("Resource") or []
-        if "*" in ([resources] if isinstance(resources, str) else resources):
-            report_violation(f"{where} allows resource *", None)
-        if "NotAction" in statement or "NotResource" in statement:
-            report_violation(f"{where} uses NotAction/NotResource", None)
+        statements = parsed.get("Statement") or []
+        for index, statement in enumerate([statements] if isinstance(statements, dict) else statements):
+            if statement.get("Effect") == "Allow":
+                for problem in _statement_problems(statement):
+                    report_violation(f"{source}statement {statement.get('Sid') or index} {problem}", None)
+
+
+def _statement_problems(statement: Mapping[str, Any]) -> list[str]:
+    problems = []
+    actions = statement.get("Action") or []
+    for action in [actions] if isinstance(actions, str) else actions:
+        # IAM compares service prefixes and action names case-insensitively.
+        lowered = str(action).lower()
+        if lowered in ("*", "bedrock:*") or (lowered.startswith("bedrock:") and "*" in lowered):
+            problems.append(f"allows {action}")
+    resources = statement.get("Resource") or []
+    for resource in [resources] if isinstance(resources, str) else resources:
+        if resource == "*":
+            problems.append("allows resource *")
+        elif str(resource).lower().startswith("arn:aws:bedrock:") and "*" in str(resource):
+            problems.append(f"allows the wildcard Bedrock resource {resource}")
+    if "NotAction" in statement or "NotResource" in statement:
+        problems.append("uses NotAction/NotResource")
+    return problems
+
+
+def _documents(args: ResourceValidationArgs) -> list[tuple[str, str]]:
+    """(where, JSON document) of every identity policy a resource carries; unknown values are skipped."""
+    found = []
+    key = IAM_DOCUMENTS.get(args.resource_type)
+    if key and isinstance(args.props.get(key), str):
+        found.append(("", args.props[key]))
+    if args.resource_type == ROLE:
+        for inline in args.props.get("inlinePolicies") or []:
+            if isinstance(inline, Mapping) and isinstance(inline.get("policy"), str):
+                found.append((f"inline policy {inline.get('name', '')}: ", inline["policy"]))
+    return found
+
+
+def _managed_policy_arns(args: ResourceValidationArgs) -> list[str]:
+    if args.resource_type in POLICY_ATTACHMENTS and isinstance(args.props.get("policyArn"), str):
+        return [args.props["policyArn"]]
+    if args.resource_type in (ROLE, "aws:iam/user:User", "aws:iam/group:Group"):
+        return [a for a in args.props.get("managedPolicyArns") or [] if isinstance(a, str)]
+    return []
 
 
 def encrypted_log_group_with_retention(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:

@@ -23,6 +23,7 @@ from provisioning.errors import EXIT_ERROR, EXIT_OK, AlreadyExists, ManagedLlmEr
 from provisioning.kinds import inference_endpoints as endpoints
 from provisioning.kinds import role_mappings as mappings
 from provisioning.kinds.inference_endpoints import EndpointSpec
+from provisioning.kinds.kibana_connectors import State as ConnectorState
 from provisioning.kinds.ownership import LEDGER_NAME, ledger_body, owned_endpoints
 from provisioning.kinds.role_mappings import RoleMappingSpec
 from provisioning.model import DesiredState
@@ -144,6 +145,9 @@ def apply_plan(
     if plan.conflicts or plan.blocked:
         first = (plan.conflicts + plan.blocked)[0]
         raise PlanError(f"nothing applied: {first.kind} {first.id}: {first.blocked or first.reason}")
+    for connector in plan.kibana:
+        if connector.state is ConnectorState.FOREIGN:
+            raise PlanError(f"nothing applied: kibana connector {connector.spec.id}: {connector.detail}")
     if not plan.writes and not plan.ledger_changes:
         return ApplyReport(plan.target, (), 0, plan)
     if concurrency < 1:
@@ -170,8 +174,13 @@ def apply_plan(
         results += run.phase(deletes, concurrency)
 
     state = cluster.read_all()
-    existing = {str(b.get("inference_id")) for b in state.endpoints}
-    final = frozenset(claims & existing)
+    existing = {str(b.get("inference_id")) for b in state.endpoints} - {i for i in claims if endpoints.is_reserved(i)}
+    # A new claim stands only if its change went through: an id whose create failed and that exists now
+    # belongs to someone else (or to a create whose outcome is unknown: --adopt takes it explicitly).
+    done = {r.change.id for r in results if r.change.kind == endpoints.KIND and r.status is Status.DONE}
+    changed = {c.id for c in plan.writes if c.kind == endpoints.KIND}
+    unproven = {i for i in claims - plan.diff.ledger_before if i in changed and i not in done}
+    final = frozenset((claims - unproven) & existing)
     if final != owned_endpoints(state.role_mappings):
         cluster.put_role_mapping(LEDGER_NAME, ledger_body(final))
         ledger_writes += 1

@@ -174,7 +174,11 @@ class ConnectionSettings:
         url = url or environ.get(f"{prefix}_URL")
         if not url:
             raise ConnectionSettingsError(missing)
-        parts = urlsplit(url)
+        try:
+            parts = urlsplit(url)
+            parts.port  # noqa: B018 (parsing the port is the check: ":99999" or ":92OO" raise here)
+        except ValueError:
+            raise ConnectionSettingsError(f"{prefix}_URL is not a valid URL") from None
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ConnectionSettingsError(f"{prefix}_URL must be an http(s) URL such as https://host.example.com:9200")
         if parts.username or parts.password:

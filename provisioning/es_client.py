@@ -9,12 +9,14 @@ request timeout (the client default of 10 s is too short; reference §4, §12).
 from __future__ import annotations
 
 import logging
+import threading
 import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+from elastic_transport import ApiResponse
 from elasticsearch import (
     ApiError,
     AuthenticationException,
@@ -57,11 +59,16 @@ class RetryPolicy:
     write_timeout: float = 150.0
 
 
+# The client re-raises each `Warning` header as a Python ElasticsearchWarning, which would print raw and
+# unredacted on stderr. They are read from the responses instead (`EsClient.warnings`), so the Python
+# warnings are silenced once, process-wide (catch_warnings per call is not thread-safe).
+warnings.filterwarnings("ignore", category=ElasticsearchWarning)
+
+
 @dataclass
 class EsClient:
     settings: ConnectionSettings
     retry: RetryPolicy = field(default_factory=RetryPolicy)
-    warnings: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         auth: dict[str, Any] = {}
@@ -85,12 +92,26 @@ class EsClient:
             retry_backoff_cap=self.retry.backoff_cap,
         )
         self._writer = self._es.options(request_timeout=self.retry.write_timeout, retry_on_timeout=False)
+        self._warnings: list[str] = []
+        self._warnings_lock = threading.Lock()
         self._secrets: list[str] = [
             s.get_secret_value() for s in (self.settings.api_key, self.settings.password) if s is not None
         ]
 
     def close(self) -> None:
         self._es.close()
+
+    @property
+    def warnings(self) -> list[str]:
+        """The `Warning` headers Elasticsearch sent to this client (redacted), in arrival order."""
+        with self._warnings_lock:
+            return [_redact(m, self._secrets) for m in self._warnings]
+
+    def _remember(self, response: ApiResponse[Any]) -> None:
+        header = (response.meta.headers.get("warning") or "").strip()
+        if header:
+            with self._warnings_lock:
+                self._warnings.append(header)
 
     # ---------------------------------------------------------------- reads
 
@@ -163,7 +184,7 @@ class EsClient:
         }
         try:
             with self._call(f"create inference endpoint {spec.id}", extra_secrets=credentials.values()):
-                self._writer.inference.put_amazonbedrock(
+                response = self._writer.inference.put_amazonbedrock(
                     task_type=spec.task_type,
                     amazonbedrock_inference_id=spec.id,
                     service=endpoints.SERVICE,
@@ -172,6 +193,7 @@ class EsClient:
                     chunking_settings=body.get("chunking_settings"),
                     timeout=SERVER_WRITE_TIMEOUT,
                 )
+            self._remember(response)
         except ClusterError as exc:
             if exc.error_type == "resource_already_exists_exception":
                 raise AlreadyExists(exc.message, status=exc.status, error_type=exc.error_type) from None
@@ -179,33 +201,39 @@ class EsClient:
 
     def update_endpoint(self, spec: EndpointSpec) -> None:
         with self._call(f"update inference endpoint {spec.id}"):
-            self._writer.inference.update(
+            response = self._writer.inference.update(
                 inference_id=spec.id, task_type=spec.task_type, inference_config=endpoints.update_body(spec)
             )
+        self._remember(response)
 
     def delete_endpoint(self, endpoint_id: str, task_type: str, *, force: bool) -> None:
         """Delete; already gone counts as done (a retried DELETE whose first attempt succeeded)."""
         try:
             with self._call(f"delete inference endpoint {endpoint_id}"):
-                self._writer.inference.delete(inference_id=endpoint_id, task_type=task_type, force=force or None)
+                response = self._writer.inference.delete(
+                    inference_id=endpoint_id, task_type=task_type, force=force or None
+                )
+            self._remember(response)
         except ClusterError as exc:
             if exc.status != 404:
                 raise
 
     def put_role_mapping(self, name: str, body: Mapping[str, Any]) -> None:
         with self._call(f"write role mapping {name}"):
-            self._writer.security.put_role_mapping(
+            response = self._writer.security.put_role_mapping(
                 name=name,
                 enabled=body["enabled"],
                 roles=body["roles"],
                 rules=body["rules"],
                 metadata=body["metadata"],
             )
+        self._remember(response)
 
     def delete_role_mapping(self, name: str) -> None:
         try:
             with self._call(f"delete role mapping {name}"):
-                self._writer.security.delete_role_mapping(name=name)
+                response = self._writer.security.delete_role_mapping(name=name)
+            self._remember(response)
         except ClusterError as exc:
             if exc.status != 404:
                 raise
@@ -261,17 +289,15 @@ class EsClient:
         """Translate client errors into one-line ClusterErrors with every known secret redacted."""
         secrets = [*self._secrets, *extra_secrets]
         try:
-            with warnings.catch_warnings(record=True) as caught:
-                warnings.simplefilter("always", ElasticsearchWarning)
-                yield
-            self.warnings.extend(_redact(str(w.message), secrets) for w in caught)
-        except ApiError as exc:
-            raise _api_error(operation, exc, secrets, self.settings.display_url) from None
+            yield
+        # UnsupportedProductError is an ApiError: it must be caught first.
         except UnsupportedProductError:
             raise ClusterError(
                 f"{operation}: {self.settings.display_url} did not identify as Elasticsearch "
                 "(no X-Elastic-Product header); check ELASTICSEARCH_URL"
             ) from None
+        except ApiError as exc:
+            raise _api_error(operation, exc, secrets, self.settings.display_url) from None
         except ConnectionTimeout:
             raise ClusterError(f"{operation}: timed out talking to {self.settings.display_url}") from None
         except ConnectionError as exc:
@@ -305,7 +331,9 @@ def _api_error(operation: str, exc: ApiError, secrets: Sequence[str], url: str) 
     elif isinstance(exc, NotFoundError) and reason is None:
         message = f"{operation}: not found (HTTP 404)"
     else:
-        message = f"{operation}: HTTP {status} {error_type or 'error'}: {reason or _short(body)}{cause}"
+        # Redact before shortening: a secret cut in half would escape redaction.
+        detail = reason or _short(_redact(str(body), secrets))
+        message = f"{operation}: HTTP {status} {error_type or 'error'}: {detail}{cause}"
     return ClusterError(_redact(message, secrets), status=status, error_type=error_type)
 
 
@@ -320,8 +348,7 @@ def _connection_cause(exc: ConnectionError) -> str:
     return type(exc.errors[0]).__name__ if getattr(exc, "errors", None) else "connection failed"
 
 
-def _short(body: Any) -> str:
-    text = str(body)
+def _short(text: str) -> str:
     return text if len(text) <= 200 else text[:197] + "..."
 
 

@@ -28,6 +28,8 @@ Similarity = Literal["cosine", "dot_product", "l2_norm"]
 
 MANAGED_BY_KEY = "managed_by"
 MANAGED_BY_VALUE = "managed-llm"
+# The role mapping that records which endpoints managed-llm owns (kinds/ownership.py): no file may use it.
+LEDGER_NAME = "managed-llm-ownership"
 # Providers with a top_k parameter, and providers that embed (reference §2).
 TOP_K_PROVIDERS: frozenset[str] = frozenset({"anthropic", "cohere", "mistral"})
 EMBEDDING_PROVIDERS: frozenset[str] = frozenset({"amazontitan", "cohere"})
@@ -220,6 +222,8 @@ class RoleMapping(_Strict):
     def _not_operator(cls, value: str) -> str:
         if value.endswith(OPERATOR_MAPPING_SUFFIX):
             raise ValueError(f"names ending in {OPERATOR_MAPPING_SUFFIX!r} are operator-defined and read-only")
+        if value == LEDGER_NAME:
+            raise ValueError(f"{LEDGER_NAME!r} is the mapping where managed-llm records what it owns")
         return value
 
     @field_validator("roles")
@@ -243,6 +247,10 @@ class RoleMapping(_Strict):
                 raise ValueError(f"metadata key {key!r}: keys may not start with '_'")
             if key == MANAGED_BY_KEY:
                 raise ValueError(f"metadata key {key!r} is set by managed-llm")
+        if (where := _not_json(value, "metadata")) is not None:
+            raise ValueError(
+                f"{where}: values must be strings, numbers, booleans, null, lists or mappings (quote dates)"
+            )
         return value
 
     @model_validator(mode="after")
@@ -397,6 +405,17 @@ class DesiredState(_Strict):
         if self.inference_endpoints and self.bedrock is None:
             raise ValueError("bedrock: required when inference_endpoints are declared")
         return self
+
+
+def _not_json(value: Any, path: str) -> str | None:
+    """The path of the first value JSON cannot hold (YAML dates, sets, ...), or None."""
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return None
+    if isinstance(value, list):
+        return next((w for i, v in enumerate(value) if (w := _not_json(v, f"{path}[{i}]")) is not None), None)
+    if isinstance(value, dict) and all(isinstance(k, str) for k in value):
+        return next((w for k, v in value.items() if (w := _not_json(v, f"{path}.{k}")) is not None), None)
+    return path
 
 
 def _require_unique(values: list[str], what: str) -> None:

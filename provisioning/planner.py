@@ -17,7 +17,7 @@ from provisioning.kinds import inference_endpoints as endpoints
 from provisioning.kinds import kibana_connectors
 from provisioning.kinds import role_mappings as mappings
 from provisioning.kinds.inference_endpoints import EndpointSpec
-from provisioning.kinds.ownership import LEDGER_NAME, owned_endpoints
+from provisioning.kinds.ownership import LEDGER_NAME, foreign_ledger, owned_endpoints
 from provisioning.model import DesiredState
 from provisioning.plan import Plan, PlanOptions
 from provisioning.versions import refusals
@@ -59,7 +59,7 @@ def make_plan(
     listed = kibana.connectors() if kibana is not None and desired.kibana is not None else None
     plan = plan_from_state(desired, reader.read_all(), options, target, reader.references, catalog, listed)
     found = refusals(desired, version, catalog) if version is not None else ()
-    return dataclasses.replace(plan, cluster_version=version, refusals=found)
+    return dataclasses.replace(plan, cluster_version=version, refusals=(*plan.refusals, *found))
 
 
 def unknown_references(endpoint_id: str, task_type: str) -> References:
@@ -104,7 +104,14 @@ def plan_from_state(
         existing = {str(b.get("inference_id")) for b in state.endpoints}
         wanted = kibana_connectors.desired_all(desired, catalog or load_catalog())
         connectors = kibana_connectors.status(wanted, listed_connectors, existing)
-    return Plan(target=target, diff=dataclasses.replace(result, changes=checked), options=options, kibana=connectors)
+    ledger_refusal = foreign_ledger(state.role_mappings)
+    return Plan(
+        target=target,
+        diff=dataclasses.replace(result, changes=checked),
+        options=options,
+        kibana=connectors,
+        refusals=(ledger_refusal,) if ledger_refusal else (),
+    )
 
 
 def _with_preset_note(change: Change, presets: Mapping[str, str], catalog: Catalog) -> Change:

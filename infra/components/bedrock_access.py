@@ -13,6 +13,8 @@ from dataclasses import dataclass
 
 import pulumi
 import pulumi_aws as aws
+from pulumi.runtime.proto import resource_pb2
+from pulumi.runtime.settings import monitor_supports_feature
 
 from infra.catalog import COMPONENT_PREFIX
 from infra.policies import ModelGrant, bedrock_invoke_policy, in_region_grant, profile_grant
@@ -52,7 +54,7 @@ class BedrockAccess(pulumi.ComponentResource):
     """IAM user + inline invoke policy + rotating access keys + the secret holding the current key."""
 
     user: aws.iam.User
-    policy: aws.iam.UserPolicy
+    policy: aws.iam.Policy
     access_keys: dict[int, aws.iam.AccessKey]
     secret: aws.secretsmanager.Secret
     secret_version: aws.secretsmanager.SecretVersion
@@ -60,16 +62,27 @@ class BedrockAccess(pulumi.ComponentResource):
     credentials_secret_arn: pulumi.Output[str]
 
     def __init__(self, name: str, args: BedrockAccessArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        if not monitor_supports_feature(resource_pb2.RESOURCE_MONITOR_FEATURE_REPLACEMENT_TRIGGER):
+            # An older engine would ignore replacement_trigger: "rotation" would then put an old key back
+            # into the secret. Refuse before declaring anything.
+            raise pulumi.RunError(
+                "key rotation needs a Pulumi CLI that supports replacement triggers; upgrade the Pulumi CLI"
+            )
         super().__init__(f"{COMPONENT_PREFIX}:BedrockAccess", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
 
         self.user = aws.iam.User(f"{name}-user", path="/managed-llm/", opts=child)
         grants = [self._grant(model, args.region) for model in args.models]
-        self.policy = aws.iam.UserPolicy(
+        # A managed policy (6,144 characters) rather than an inline one: a user's inline policies share 2,048.
+        self.policy = aws.iam.Policy(
             f"{name}-invoke-policy",
-            user=self.user.name,
+            path="/managed-llm/",
+            description="managed-llm: invoke the allow-listed Bedrock models only",
             policy=pulumi.Output.all(*grants).apply(lambda gs: json.dumps(bedrock_invoke_policy(gs))),
             opts=child,
+        )
+        aws.iam.UserPolicyAttachment(
+            f"{name}-invoke-policy-attachment", user=self.user.name, policy_arn=self.policy.arn, opts=child
         )
 
         self.access_keys = {

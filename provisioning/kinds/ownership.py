@@ -12,9 +12,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from provisioning.model import MANAGED_BY_KEY, MANAGED_BY_VALUE
+from provisioning.model import LEDGER_NAME, MANAGED_BY_KEY, MANAGED_BY_VALUE
 
-LEDGER_NAME = "managed-llm-ownership"
+__all__ = ["LEDGER_KEY", "LEDGER_NAME", "foreign_ledger", "is_ledger", "ledger_body", "owned_endpoints"]
+
 LEDGER_KEY = "inference_endpoints"
 # A user cannot be both of two usernames: this rule matches nobody even if someone enables the mapping.
 _MATCHES_NOBODY = {
@@ -27,10 +28,26 @@ def owned_endpoints(role_mappings: Mapping[str, Mapping[str, Any]]) -> frozenset
     ledger = role_mappings.get(LEDGER_NAME)
     if ledger is None:
         return frozenset()
-    metadata = ledger.get("metadata") or {}
-    if metadata.get(MANAGED_BY_KEY) != MANAGED_BY_VALUE:
+    if not is_ledger(ledger):
         return frozenset()  # someone else's mapping with our name: trust nothing in it
-    return frozenset(str(i) for i in metadata.get(LEDGER_KEY) or [])
+    # Preconfigured (`.`) endpoints are never ours, whatever a ledger says.
+    ids = (str(i) for i in (ledger.get("metadata") or {}).get(LEDGER_KEY) or [])
+    return frozenset(i for i in ids if not i.startswith("."))
+
+
+def is_ledger(mapping: Mapping[str, Any]) -> bool:
+    return (mapping.get("metadata") or {}).get(MANAGED_BY_KEY) == MANAGED_BY_VALUE
+
+
+def foreign_ledger(role_mappings: Mapping[str, Mapping[str, Any]]) -> str | None:
+    """A refusal when someone else's mapping already holds the ledger's name (managed-llm never overwrites it)."""
+    found = role_mappings.get(LEDGER_NAME)
+    if found is None or is_ledger(found):
+        return None
+    return (
+        f"role mapping {LEDGER_NAME} exists and was not written by managed-llm; "
+        "rename or remove it (managed-llm keeps its ownership ledger there)"
+    )
 
 
 def ledger_body(endpoint_ids: Iterable[str]) -> dict[str, Any]:

@@ -278,7 +278,16 @@ class StandinCluster:
             return self._get_role_mappings(parts[0].split(",") if parts else None)
         if method in ("PUT", "POST") and len(parts) == 1:
             self._authorize(principal, "manage_security", "cluster:admin/xpack/security/role_mapping/put")
-            return Response(200, self._put_role_mapping(parts[0], body))
+            answer = self._put_role_mapping(parts[0], body)
+            headers = {}
+            if answer.pop("_warning"):
+                # §8: a native mapping named like an operator-defined one is stored, with a Warning header.
+                headers["Warning"] = (
+                    f'299 Elasticsearch-{self.version} "A read-only role mapping with the same name [{parts[0]}] has '
+                    "been previously defined in a configuration file. Both role mappings will be used to determine "
+                    'role assignments."'
+                )
+            return Response(200, answer, headers)
         if method == "DELETE" and len(parts) == 1:
             self._authorize(principal, "manage_security", "cluster:admin/xpack/security/role_mapping/delete")
             with self._lock:
@@ -800,7 +809,8 @@ class StandinCluster:
         with self._lock:
             created = name not in self.role_mappings
             self.role_mappings[name] = stored
-        return {"role_mapping": {"created": created}}
+            shadowed = name in self.operator_mappings
+        return {"role_mapping": {"created": created}, "_warning": shadowed}
 
     @staticmethod
     def _json_body(request: Request) -> JSON:

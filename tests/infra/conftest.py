@@ -70,6 +70,9 @@ class RecordingMocks(pulumi.runtime.Mocks):
             case "aws:iam/role:Role":
                 outputs |= {"name": name, "arn": f"arn:aws:iam::{ACCOUNT}:role/{name}"}
                 resource_id = name
+            case "aws:iam/policy:Policy":
+                outputs |= {"arn": f"arn:aws:iam::{ACCOUNT}:policy{args.inputs.get('path', '/')}{args.name}"}
+                resource_id = outputs["arn"]
             case "aws:iam/user:User":
                 outputs |= {"name": name, "arn": f"arn:aws:iam::{ACCOUNT}:user{args.inputs.get('path', '/')}{name}"}
                 resource_id = name

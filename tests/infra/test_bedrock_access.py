@@ -26,7 +26,7 @@ def build(engine: Engine, models: tuple[str, ...] = (V1, V2), generation: int = 
 
 def test_principal_policy_is_invoke_only_on_the_allow_list(engine: Engine) -> None:
     build(engine, models=(V1, V2, TITAN), region="us-east-2")
-    user_policy = engine.mocks.one("aws:iam/userPolicy:UserPolicy")
+    user_policy = engine.mocks.one("aws:iam/policy:Policy")
     policy = policy_of(user_policy)
     actions = {a for s in policy["Statement"] for a in s["Action"]}
     resources = [r for s in policy["Statement"] for r in s["Resource"]]
@@ -39,6 +39,26 @@ def test_principal_policy_is_invoke_only_on_the_allow_list(engine: Engine) -> No
     regions = {r.split(":")[3] for r in resources}
     assert regions <= {"us-east-1", "us-east-2", "us-west-2"}
     assert lint(policy) == []
+
+
+def test_the_policy_is_managed_and_attached_not_inline(engine: Engine) -> None:
+    build(engine)
+    policy = engine.mocks.one("aws:iam/policy:Policy")
+    attachment = engine.mocks.one("aws:iam/userPolicyAttachment:UserPolicyAttachment")
+    assert attachment.inputs["policyArn"] == policy.outputs["arn"]
+    assert attachment.inputs["user"] == engine.mocks.one("aws:iam/user:User").outputs["name"]
+    assert engine.mocks.of_type("aws:iam/userPolicy:UserPolicy") == [], "inline policies share 2,048 characters"
+
+
+def test_an_engine_without_replacement_triggers_is_refused(engine: Engine) -> None:
+    from pulumi.runtime.proto import resource_pb2
+    from pulumi.runtime.settings import SETTINGS
+
+    SETTINGS.monitor_features.discard(resource_pb2.RESOURCE_MONITOR_FEATURE_REPLACEMENT_TRIGGER)
+    with pytest.raises(Exception, match="key rotation needs a Pulumi CLI that supports replacement triggers"):
+        build(engine)
+    assert engine.mocks.of_type("aws:iam/accessKey:AccessKey") == []
+    assert engine.mocks.of_type("aws:iam/user:User") == []
 
 
 def test_profiles_are_read_through_the_explicit_provider(engine: Engine) -> None:
@@ -54,7 +74,7 @@ def test_a_profile_routing_outside_the_us_fails_the_deployment(engine: Engine) -
     # Pulumi re-raises the PolicyError from inside the policy's apply as a ValueError naming the resource.
     with pytest.raises(ValueError, match="routes to eu-central-1, outside the US"):
         build(engine)
-    assert engine.mocks.of_type("aws:iam/userPolicy:UserPolicy") == []
+    assert engine.mocks.of_type("aws:iam/policy:Policy") == []
 
 
 def test_credentials_secret_is_kms_encrypted_json_marked_secret(engine: Engine) -> None:

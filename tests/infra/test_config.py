@@ -78,6 +78,14 @@ def test_config_refuses_bad_models(models: list[str], reason: str) -> None:
     assert reason in message
 
 
+def test_config_refuses_more_models_than_one_policy_can_grant() -> None:
+    models = [f"us.anthropic.claude-model-{i}-v1:0" for i in range(30)]
+    message = refusal(models=models)
+    assert message.startswith("managed-llm:models: 30 models make an invoke policy of up to ")
+    assert "IAM allows 6144: allow fewer models" in message
+    assert parse(models=models[:8]).models == tuple(models[:8])
+
+
 def test_config_models_accept_pulumi_json_and_in_region_models() -> None:
     cfg = parse(models=f'["{V2}", "amazon.titan-embed-text-v2:0"]')
     assert cfg.models == (V2, "amazon.titan-embed-text-v2:0")

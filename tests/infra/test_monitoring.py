@@ -83,9 +83,11 @@ def test_dashboard_shows_each_metric_per_model_and_cost(engine: Engine) -> None:
 
 
 def _evaluate(expression: str, values: dict[str, float]) -> float:
-    """Evaluate CloudWatch metric math of the form we emit (ids, numbers, + * / and parentheses)."""
-    assert re.fullmatch(r"[a-z0-9_.+*/() ]+", expression), expression
-    substituted = re.sub(r"[a-z]+\d+", lambda m: repr(values[m.group(0)]), expression)
+    """Evaluate CloudWatch metric math of the form we emit (FILL(id,0), numbers, + * / and parentheses);
+    an id missing from `values` is a series with no data, which FILL turns into 0."""
+    assert re.fullmatch(r"[A-Za-z0-9_.,+*/() ]+", expression), expression
+    filled = re.sub(r"FILL\(([a-z]+\d+),0\)", lambda m: repr(values.get(m.group(1), 0.0)), expression)
+    substituted = re.sub(r"[a-z]+\d+", lambda m: repr(values[m.group(0)]), filled)
     assert re.fullmatch(r"[0-9.+*/() e-]+", substituted), substituted
     return float(eval(substituted))  # noqa: S307 (checked above: digits and arithmetic only)
 
@@ -93,6 +95,11 @@ def _evaluate(expression: str, values: dict[str, float]) -> float:
 def test_cost_expression_is_tokens_times_price_per_million() -> None:
     expression = cost_expression("in0", "out0", Price(input=3.0, output=15.0))
     assert _evaluate(expression, {"in0": 2_000_000, "out0": 100_000}) == 6.0 + 1.5
+
+
+def test_cost_of_a_model_without_output_tokens_is_not_empty() -> None:
+    expression = cost_expression("in0", "out0", Price(input=0.02, output=0.0))
+    assert _evaluate(expression, {"in0": 1_000_000}) == 0.02
 
 
 def test_cost_widget_wires_each_models_tokens_to_its_price() -> None:

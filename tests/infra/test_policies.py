@@ -152,6 +152,45 @@ def test_key_policy_lets_regional_logs_use_the_key_for_our_group_only() -> None:
     assert alarms["Action"] == ["kms:Decrypt", "kms:GenerateDataKey*"]
 
 
+def test_invoke_policy_stays_three_statements_whatever_the_number_of_models() -> None:
+    grants = [sonnet_grant(), in_region_grant("amazon.titan-embed-text-v2:0", REGION)]
+    haiku = "anthropic.claude-haiku-4-5-20251001-v1:0"
+    haiku_profile = inference_profile_arn(REGION, ACCOUNT, f"us.{haiku}")
+    grants.append(profile_grant(f"us.{haiku}", haiku, haiku_profile, [foundation_model_arn(r, haiku) for r in US]))
+    policy = bedrock_invoke_policy(grants)
+    assert [s["Sid"] for s in policy["Statement"]] == [
+        "InvokeInferenceProfiles",
+        "InvokeModelsThroughProfiles",
+        "InvokeModelsInRegion",
+    ]
+    assert policy["Statement"][1]["Condition"] == {
+        "ArnEquals": {"bedrock:InferenceProfileArn": [haiku_profile, PROFILE_ARN]}
+    }
+    assert lint(policy) == []
+
+
+def test_invoke_policy_refuses_more_than_a_managed_policy_holds() -> None:
+    many = [
+        profile_grant(
+            f"us.anthropic.model-{i}-v1:0",
+            f"anthropic.model-{i}-v1:0",
+            inference_profile_arn(REGION, ACCOUNT, f"us.anthropic.model-{i}-v1:0"),
+            [foundation_model_arn(r, f"anthropic.model-{i}-v1:0") for r in US],
+        )
+        for i in range(40)
+    ]
+    with pytest.raises(PolicyError, match="characters; IAM allows 6144"):
+        bedrock_invoke_policy(many)
+
+
+def test_the_config_time_size_bound_covers_the_real_policy() -> None:
+    from infra.policies import policy_size, worst_case_policy_size
+
+    models = [PROFILE, "amazon.titan-embed-text-v2:0"]
+    real = bedrock_invoke_policy([sonnet_grant(), in_region_grant("amazon.titan-embed-text-v2:0", "us-east-1")])
+    assert policy_size(real) <= worst_case_policy_size(models)
+
+
 def test_lint_still_fails_a_broad_bedrock_policy() -> None:
     broad = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "bedrock:*", "Resource": "*"}]}
     assert [issue for issue, _ in lint(broad)] == ["RESOURCE_STAR"]

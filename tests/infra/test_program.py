@@ -89,7 +89,7 @@ def test_every_resource_and_lookup_goes_through_one_provider_in_the_region(engin
         assert call.provider.split("::")[-2] == f"aws-{region}", call.token
     profile_arns = {
         r
-        for s in json.loads(engine.mocks.one("aws:iam/userPolicy:UserPolicy").inputs["policy"])["Statement"]
+        for s in json.loads(engine.mocks.one("aws:iam/policy:Policy").inputs["policy"])["Statement"]
         for r in s["Resource"]
         if ":inference-profile/" in r
     }

@@ -155,6 +155,69 @@ def test_each_rule_fails_a_violating_resource_and_passes_a_clean_one(
     assert any(v.startswith(message) for v in found), found
 
 
+@pytest.mark.parametrize(
+    ("resource_type", "props", "message"),
+    [
+        (
+            "aws:iam/userPolicy:UserPolicy",
+            {
+                "policy": json.dumps(
+                    {"Statement": [{"Effect": "Allow", "Action": "Bedrock:*", "Resource": "arn:aws:s3:::b"}]}
+                )
+            },
+            "allows Bedrock:*",
+        ),
+        (
+            "aws:iam/role:Role",
+            {
+                "inlinePolicies": [
+                    {
+                        "name": "x",
+                        "policy": json.dumps(
+                            {"Statement": [{"Effect": "Allow", "Action": "bedrock:*", "Resource": "*"}]}
+                        ),
+                    }
+                ]
+            },
+            "inline policy x: statement 0 allows bedrock:*",
+        ),
+        (
+            "aws:iam/userPolicyAttachment:UserPolicyAttachment",
+            {"policyArn": "arn:aws:iam::aws:policy/AmazonBedrockFullAccess"},
+            "attaches the AWS-managed policy arn:aws:iam::aws:policy/AmazonBedrockFullAccess",
+        ),
+        (
+            "aws:iam/role:Role",
+            {"managedPolicyArns": ["arn:aws:iam::aws:policy/AmazonBedrockFullAccess"]},
+            "attaches the AWS-managed policy",
+        ),
+        (
+            "aws:iam/policy:Policy",
+            {
+                "policy": json.dumps(
+                    {
+                        "Statement": [
+                            {
+                                "Effect": "Allow",
+                                "Action": "bedrock:InvokeModel",
+                                "Resource": "arn:aws:bedrock:*::foundation-model/*",
+                            }
+                        ]
+                    }
+                )
+            },
+            "allows the wildcard Bedrock resource arn:aws:bedrock:*::foundation-model/*",
+        ),
+        (rules.AWS_PROVIDER, {}, "the AWS provider sets no region"),
+    ],
+)
+def test_broad_grants_are_caught_however_they_are_written(
+    resource_type: str, props: dict[str, Any], message: str
+) -> None:
+    found = violations(resource_type, props)
+    assert any(message in v for v in found), found
+
+
 def test_kms_key_policies_are_not_identity_policies() -> None:
     key_policy = {
         "Statement": [

@@ -140,6 +140,8 @@ def test_wrong_api_key_is_one_line(double: EsDouble, file: Path) -> None:
         ({"ELASTICSEARCH_URL": "https://u:p@127.0.0.1:1"}, "ELASTICSEARCH_URL must not embed credentials"),
         ({"ELASTICSEARCH_USERNAME": "elastic"}, "set either ELASTICSEARCH_API_KEY or ELASTICSEARCH_USERNAME"),
         ({"ELASTICSEARCH_CA_CERTS": "/nonexistent/ca.pem"}, "ELASTICSEARCH_CA_CERTS: no such file"),
+        ({"ELASTICSEARCH_URL": "https://es.example.com:99999"}, "ELASTICSEARCH_URL is not a valid URL"),
+        ({"ELASTICSEARCH_URL": "https://[::1"}, "ELASTICSEARCH_URL is not a valid URL"),
     ],
 )
 def test_bad_connection_settings_are_refused_before_any_request(
@@ -149,3 +151,31 @@ def test_bad_connection_settings_are_refused_before_any_request(
     assert result.exit_code == 1
     assert result.stderr.startswith(f"error: {message}")
     assert double.requests == []
+
+
+def test_a_server_that_is_not_elasticsearch_is_named_as_such(run: Cli, file: Path) -> None:
+    from provisioning.standin import Principal, StandinCluster, StandinServer, api_key_header
+
+    impostor = StandinCluster(principals={api_key_header("k", "v"): Principal("u", frozenset({"all"}))})
+    with StandinServer(impostor, product_header=False) as server:
+        env = {"ELASTICSEARCH_URL": server.url, "ELASTICSEARCH_API_KEY": "azp2"}
+        result = Cli(env)("plan", "-f", str(file))
+    assert result.exit_code == 1
+    assert result.stderr == (
+        f"error: read cluster version: {server.url} did not identify as Elasticsearch "
+        "(no X-Elastic-Product header); check ELASTICSEARCH_URL\n"
+    )
+
+
+def test_a_secret_in_a_non_json_error_body_is_redacted_before_it_is_shortened() -> None:
+    from elastic_transport import ApiResponseMeta, HttpHeaders, NodeConfig
+    from elasticsearch import ApiError
+
+    from provisioning.es_client import _api_error
+
+    secret = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"  # noqa: S105 (AWS's documented example key)
+    body = "x" * 190 + secret + "y" * 50  # the secret straddles the 197-character cut
+    meta = ApiResponseMeta(502, "1.1", HttpHeaders(), 0.1, NodeConfig("https", "h", 1))
+    error = _api_error("create inference endpoint e", ApiError("bad gateway", meta, body), [secret], "https://h:1")
+    assert secret[:6] not in error.message
+    assert error.message.endswith("...")

@@ -223,9 +223,16 @@ def test_a_ledger_not_written_by_us_grants_no_ownership(run: Cli, double: EsDoub
         "rules": {"field": {"username": "x"}},
         "metadata": {"inference_endpoints": ["llm"]},
     }
-    assert run("plan", "-f", str(write_file(tmp_path, [endpoint("llm", model=V1)], []))).exit_code == 1
-    assert run("apply", "-f", str(write_file(tmp_path, [], [])), "--prune").exit_code == 0
+    planned = run("plan", "-f", str(write_file(tmp_path, [endpoint("llm", model=V1)], [])))
+    assert planned.exit_code == 1
+    assert "refused: role mapping managed-llm-ownership exists and was not written by managed-llm" in planned.stdout
+    double.reset_counters()
+    pruned = run("apply", "-f", str(write_file(tmp_path, [], [])), "--prune")
+    assert pruned.exit_code == 1
+    assert pruned.stderr.startswith("error: nothing applied: role mapping managed-llm-ownership exists")
+    assert double.writes() == []
     assert "llm" in double.cluster.endpoints
+    assert double.cluster.role_mappings[LEDGER_NAME]["roles"] == ["x"]
 
 
 def test_an_id_taken_between_plan_and_apply_is_not_overwritten(double: EsDouble, tmp_path: Path) -> None:
@@ -246,3 +253,36 @@ def test_an_id_taken_between_plan_and_apply_is_not_overwritten(double: EsDouble,
     assert result.status is Status.FAILED
     assert "already exists" in (result.error or "")
     assert double.cluster.endpoints["llm"].service_settings["model"] == V1
+    # The failed create does not make the other party's endpoint ours: the next plan is a conflict.
+    assert double.cluster.role_mappings[LEDGER_NAME]["metadata"]["inference_endpoints"] == []
+    assert Cli(double.env(**BEDROCK_ENV))("plan", "-f", str(tmp_path / "managed-llm.yaml")).exit_code == 1
+
+
+def test_preconfigured_ids_in_a_ledger_are_never_owned(run: Cli, double: EsDouble, tmp_path: Path) -> None:
+    from provisioning.kinds.ownership import ledger_body
+
+    double.cluster.role_mappings[LEDGER_NAME] = ledger_body([".elser-2-elasticsearch"])
+    empty = write_file(tmp_path, [], [])
+    assert run("plan", "-f", str(empty), "--prune").exit_code == 0
+    double.reset_counters()
+    assert run("apply", "-f", str(empty), "--prune").exit_code == 0
+    assert double.writes() == []
+    assert ".elser-2-elasticsearch" in double.cluster.preconfigured
+
+
+def test_elasticsearch_warnings_become_one_line_each(run: Cli, double: EsDouble, tmp_path: Path) -> None:
+    double.cluster.operator_mappings["llm-users"] = {
+        "enabled": True,
+        "roles": ["x"],
+        "rules": {"field": {"username": "y"}},
+    }
+    file = write_file(tmp_path, [endpoint(f"llm-{i}") for i in range(6)], [mapping("llm-users")])
+    result = run("apply", "-f", str(file))
+    assert result.exit_code == 0, result.output
+    warning_lines = [line for line in result.stderr.splitlines() if line.startswith("warning:")]
+    assert warning_lines == [
+        'warning: 299 Elasticsearch-9.4.0 "A read-only role mapping with the same name [llm-users] has been '
+        "previously defined in a configuration file. Both role mappings will be used to determine role "
+        'assignments."'
+    ]
+    assert "ElasticsearchWarning" not in result.stderr

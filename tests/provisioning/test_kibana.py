@@ -149,6 +149,10 @@ def test_a_connector_created_in_kibana_with_our_id_is_a_conflict(
     assert (
         "foreign, a connector with this id was created in Kibana, not kibana.yml; it is never touched" in planned.stdout
     )
+    applied = run_with_kibana("apply", "-f", str(file))
+    assert applied.exit_code == 1
+    assert applied.stderr.startswith("error: nothing applied: kibana connector managed-llm-general-purpose-llm-v2:")
+    assert kibana.writes == []
 
 
 def test_kibana_errors_are_one_line_and_secret_free(double: EsDouble, kibana: Kibana, file: Path) -> None:
