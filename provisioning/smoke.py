@@ -133,7 +133,8 @@ def run_smoke(client: Inference, declared: Sequence[InferenceEndpoint], canary: 
     return tuple(call_endpoint(client, e.id, e.task_type, e.model, canary) for e in declared)
 
 
-def _records(events: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+def invocation_records(events: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """The JSON invocation records in CloudWatch log events; other lines are skipped."""
     records = []
     for event in events:
         try:
@@ -170,7 +171,7 @@ def check_logs(
     waited = 0.0
     while True:
         events = read_events(started - SKEW, clock() + SKEW)
-        records = [r for r in _records(events) if _after(r, started)]
+        records = [r for r in invocation_records(events) if _after(r, started)]
         found = {str(r.get("modelId")) for r in records} & wanted
         if on_wait is not None:
             on_wait(len(found), len(wanted), waited)

@@ -8,7 +8,6 @@ WARN and INFO rows are findings that do not fail the report.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -23,7 +22,7 @@ from provisioning.kinds import role_mappings as mappings
 from provisioning.model import DesiredState
 from provisioning.plan import PlanOptions
 from provisioning.planner import ClusterState, plan_from_state
-from provisioning.smoke import has_body
+from provisioning.smoke import has_body, invocation_records
 from provisioning.stack_outputs import StackOutputs
 
 INVOKE_ACTIONS = frozenset({"bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream"})
@@ -204,14 +203,7 @@ def _no_bodies(evidence: Evidence) -> Control:
     events = evidence.recent_events
     if isinstance(events, Failure):
         return Control("aws.logs.no_bodies", title, Status.FAIL, f"cannot check: {events.message}")
-    leaking = 0
-    for event in events:
-        try:
-            record = json.loads(str(event.get("message", "")))
-        except ValueError:
-            continue
-        if isinstance(record, dict) and has_body(record):
-            leaking += 1
+    leaking = sum(1 for record in invocation_records(events) if has_body(record))
     return Control(
         "aws.logs.no_bodies",
         title,
