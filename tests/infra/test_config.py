@@ -177,9 +177,19 @@ def test_config_load_reads_the_namespace_and_raises_run_error(engine: Engine) ->
         StackConfig.load()
 
 
-def test_program_with_forbidden_region_declares_nothing(engine: Engine) -> None:
-    set_config({"region": "eu-west-1"})
-    with pytest.raises(pulumi.RunError):
+@pytest.mark.parametrize(
+    ("config", "key"),
+    [
+        ({"region": "eu-west-1"}, "region"),
+        ({"alarm_email": "oncall@example.com"}, "alarm_email"),
+        ({"credentialsGeneration": "2.0"}, "credentialsGeneration"),
+        ({"logRetentionDays": "1_8_0"}, "logRetentionDays"),
+        ({"stack": "prod"}, "stack"),
+    ],
+)
+def test_program_with_refused_config_declares_nothing(engine: Engine, config: dict[str, Any], key: str) -> None:
+    set_config(config)
+    with pytest.raises(pulumi.RunError, match=rf"^managed-llm:{key}: [^\n]+$"):
         engine.run(lambda: runpy.run_path(str(PROGRAM), run_name="__main__"))
     assert engine.mocks.resources == []
     assert engine.mocks.calls == []
