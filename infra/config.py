@@ -3,52 +3,170 @@
 `parse_stack_config` is pure (a mapping of raw Pulumi config strings in, a frozen `StackConfig` out) so
 every rule is unit-tested without Pulumi; `StackConfig.load()` feeds it the real config and turns a
 refusal into `pulumi.RunError`, which Pulumi prints as one line before any resource is declared.
+
+Pulumi hands every value over as a string (structured values as JSON), and the stack file that holds
+them is edited in pull requests, so parsing is strict in one place: the model validates in pydantic's
+strict mode, whole numbers are digits 0-9 only and bounded, JSON has no NaN/Infinity or repeated keys,
+strings are matched whole (`fullmatch`), and only the documented camelCase keys are accepted. A
+refusal names the key and the rule; it repeats a value only when the value's shape shows it is no
+secret (a region name, a model id, a number).
 """
 
 from __future__ import annotations
 
+import difflib
 import json
 import re
 from collections.abc import Mapping
-from typing import Any
+from typing import Annotated, Any
 
 import pulumi
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic.alias_generators import to_camel
 
 from infra import catalog
 from infra.policies import MAX_MANAGED_POLICY_SIZE, worst_case_policy_size
 from provisioning.catalog import Price, load_catalog, parse_model_id
 
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+# One address for the SNS email subscription: a dot-atom local part (RFC 5322 atext without the quote
+# characters ' and `) of at most 64 characters and an LDH domain with an alphabetic TLD, at most 254 in
+# all. No quoted local parts, display names, lists, whitespace or control characters.
+_EMAIL = re.compile(
+    r"(?=[^@]{1,64}@)(?=.{6,254}\Z)"
+    r"[A-Za-z0-9!#$%&*+/=?^_{|}~-]+(?:\.[A-Za-z0-9!#$%&*+/=?^_{|}~-]+)*"
+    r"@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}",
+    re.ASCII,
+)
+# The characters `parse_model_id` accepts, matched whole: a trailing newline is not a model id.
+_MODEL_ID = re.compile(r"[a-z0-9][a-z0-9_:\-]*(?:\.[a-z0-9][a-z0-9_:\-]*)+", re.ASCII)
+_REGION_NAME = re.compile(r"[a-z]{2}(?:-[a-z]+)+-[0-9]{1,2}", re.ASCII)
+_SHOWN_KEY = re.compile(r"[A-Za-z0-9_.-]{1,64}", re.ASCII)
 # Config keys that would switch on prompt/output storage. Zero data retention is an invariant: such a
 # key is refused with its own message rather than silently ignored.
 _DATA_RETENTION_KEY = re.compile(r"data.?delivery|prompt|s3|bucket|payload", re.IGNORECASE)
-_JSON_KEYS = ("models", "prices")
+# A generous bound for a hand-written JSON value; also keeps the decoder's recursion shallow.
+_MAX_JSON_CHARS = 65_536
+# USD per million tokens; the most expensive Bedrock model costs well under 1% of this.
+MAX_PRICE = 10_000.0
+MAX_CREDENTIALS_GENERATION = 999_999
+_WHOLE_NUMBER = re.compile(r"[0-9]{1,18}", re.ASCII)
 
 
 class StackConfigError(ValueError):
     """A refused configuration value; the message is one line naming the key."""
 
 
-class StackConfig(BaseModel):
-    """Validated stack configuration. Field names are snake_case; config keys are their camelCase."""
+def _whole_number(low: int, high: int) -> BeforeValidator:
+    """Digits 0-9 only, within [low, high]: no sign, point, exponent, `_`, spaces or other scripts' digits."""
+    rule = f"expected a whole number from {low} to {high}, written with digits 0-9 only"
 
-    model_config = ConfigDict(extra="forbid", frozen=True, alias_generator=to_camel, populate_by_name=True)
+    def parse(value: object) -> int:
+        # bool is an int in Python; `True` is no count of anything.
+        if isinstance(value, int) and not isinstance(value, bool):
+            number = value
+        elif isinstance(value, str) and _WHOLE_NUMBER.fullmatch(value):
+            number = int(value)
+        else:
+            raise ValueError(rule)
+        if not low <= number <= high:
+            raise ValueError(rule)
+        return number
+
+    return BeforeValidator(parse)
+
+
+def _model_id(value: str) -> str:
+    """Refuse without repeating a value that is not model-id shaped (it may be a pasted secret)."""
+    if not _MODEL_ID.fullmatch(value):
+        if any(c in value for c in "*?"):
+            raise ValueError("wildcards are not allowed; list exact model ids")
+        if value.startswith("arn:"):
+            raise ValueError("give the model or inference-profile id, not an ARN")
+        raise ValueError(
+            "this is not a Bedrock model id (expected e.g. us.anthropic.claude-...: lowercase letters, "
+            "digits, '.', '-', '_', ':' and no whitespace)"
+        )
+    parse_model_id(value)  # ModelIdError is a ValueError: pydantic reports its message
+    return value
+
+
+def _json_value(value: object, info: ValidationInfo) -> object:
+    """Pulumi passes structured config as a JSON string; values given directly (tests) pass through."""
+    if not isinstance(value, str):
+        return tuple(value) if isinstance(value, list) else value
+    if len(value) > _MAX_JSON_CHARS:
+        raise ValueError(f"expected a JSON value of at most {_MAX_JSON_CHARS} characters")
+    try:
+        decoded = json.loads(value, parse_constant=_refuse_constant, object_pairs_hook=_unique_keys)
+    except (json.JSONDecodeError, RecursionError):
+        key = to_camel(info.field_name or "key")
+        raise ValueError(f"expected a JSON value (set it with `pulumi config set --path '{key}[0]' ...`)") from None
+    # JSON arrays become tuples: strict mode accepts no list for a tuple field.
+    return tuple(decoded) if isinstance(decoded, list) else decoded
+
+
+def _refuse_constant(name: str) -> object:
+    raise ValueError(f"{name} is not a JSON number; give finite numbers")
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    keys = [k for k, _ in pairs]
+    if len(set(keys)) != len(keys):
+        raise ValueError("a JSON object repeats a key")
+    return dict(pairs)
+
+
+ModelId = Annotated[str, AfterValidator(_model_id)]
+
+
+class PriceOverride(BaseModel):
+    """USD per million tokens, finite and bounded: the dashboard's metric math multiplies by it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
+
+    input: float = Field(ge=0, le=MAX_PRICE)
+    output: float = Field(ge=0, le=MAX_PRICE)
+
+
+class StackConfig(BaseModel):
+    """Validated stack configuration. Field names are snake_case; config keys are their camelCase aliases."""
+
+    # strict: no lax coercion ("1_8_0" -> 180, True -> 1, "2.0" -> 2) reaches any field, present or future.
+    # Aliases are spelled out (no generator, no populate-by-name): a field's snake_case name is no key.
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
     stack: str = Field(exclude=True)
-    region: str = catalog.DEFAULT_REGION
-    models: tuple[str, ...] = catalog.DEFAULT_MODELS
-    log_retention_days: int = catalog.DEFAULT_LOG_RETENTION_DAYS
-    alarm_email: str | None = None
-    prices: dict[str, Price] = Field(default_factory=dict)
-    credentials_generation: int = Field(default=1, ge=1)
+    region: str = Field(default=catalog.DEFAULT_REGION, alias="region")
+    models: Annotated[tuple[ModelId, ...], BeforeValidator(_json_value)] = Field(
+        default=catalog.DEFAULT_MODELS, alias="models"
+    )
+    log_retention_days: Annotated[int, _whole_number(1, max(catalog.VALID_LOG_RETENTION_DAYS))] = Field(
+        default=catalog.DEFAULT_LOG_RETENTION_DAYS, alias="logRetentionDays"
+    )
+    alarm_email: str | None = Field(default=None, alias="alarmEmail")
+    prices: Annotated[dict[ModelId, PriceOverride], BeforeValidator(_json_value)] = Field(
+        default_factory=dict, alias="prices"
+    )
+    credentials_generation: Annotated[int, _whole_number(1, MAX_CREDENTIALS_GENERATION)] = Field(
+        default=1, alias="credentialsGeneration"
+    )
 
     @field_validator("region")
     @classmethod
     def _us_region(cls, value: str) -> str:
         if value not in catalog.US_REGIONS:
-            raise ValueError(f"{value!r} is not an allowed Bedrock region; allowed: {', '.join(catalog.US_REGIONS)}")
+            shown = f"{value!r} is" if _REGION_NAME.fullmatch(value) else "this is"
+            raise ValueError(f"{shown} not an allowed Bedrock region; allowed: {', '.join(catalog.US_REGIONS)}")
         return value
 
     @field_validator("models")
@@ -58,8 +176,6 @@ class StackConfig(BaseModel):
             raise ValueError("at least one model id is required")
         if len(set(value)) != len(value):
             raise ValueError("model ids must be unique")
-        for model in value:
-            parse_model_id(model)  # ModelIdError is a ValueError: pydantic reports its message
         worst = worst_case_policy_size(value)
         if worst > MAX_MANAGED_POLICY_SIZE:
             raise ValueError(
@@ -79,8 +195,11 @@ class StackConfig(BaseModel):
     @field_validator("alarm_email")
     @classmethod
     def _email(cls, value: str | None) -> str | None:
-        if value is not None and not _EMAIL.match(value):
-            raise ValueError(f"{value!r} is not an email address")
+        # The value is not repeated: a refused address may be anything, including a pasted secret.
+        if value is not None and not _EMAIL.fullmatch(value):
+            raise ValueError(
+                "expected one email address (name@example.com; no spaces, quotes, commas or control characters)"
+            )
         return value
 
     @model_validator(mode="after")
@@ -94,7 +213,8 @@ class StackConfig(BaseModel):
     def resolved_prices(self) -> dict[str, Price]:
         """USD per million tokens for each allowed model: overrides over the shipped defaults."""
         shipped = load_catalog().default_prices()
-        merged = {m: self.prices.get(m, shipped.get(m)) for m in self.models}
+        overrides = {m: Price(input=p.input, output=p.output) for m, p in self.prices.items()}
+        merged = {m: overrides.get(m, shipped.get(m)) for m in self.models}
         return {m: p for m, p in merged.items() if p is not None}
 
     @property
@@ -116,44 +236,85 @@ class StackConfig(BaseModel):
             raise pulumi.RunError(str(exc)) from None
 
 
+def config_keys() -> tuple[str, ...]:
+    """The accepted config keys (camelCase), sorted. `stack` is not one: `pulumi stack select` picks it."""
+    return tuple(sorted(f.alias or n for n, f in StackConfig.model_fields.items() if n != "stack"))
+
+
 def parse_stack_config(raw: Mapping[str, Any], *, stack: str) -> StackConfig:
     """Validate raw config (keys without namespace, values as Pulumi stores them) or raise StackConfigError."""
-    values: dict[str, Any] = {}
-    for key, value in raw.items():
-        if _DATA_RETENTION_KEY.search(key):
-            raise StackConfigError(
-                f"{catalog.CONFIG_NAMESPACE}:{key}: zero data retention is an invariant; "
-                "prompt, output and payload logging cannot be configured"
-            )
-        values[key] = _decode_json(key, value) if key in _JSON_KEYS else value
+    refused = [message for key in sorted(raw, key=str) if (message := _key_refusal(key)) is not None]
+    if refused:
+        raise StackConfigError("; ".join(refused))
     try:
-        return StackConfig.model_validate({**values, "stack": stack})
+        return StackConfig.model_validate({**raw, "stack": stack})
     except ValidationError as exc:
         raise StackConfigError(_one_line(exc)) from None
 
 
-def _decode_json(key: str, value: Any) -> Any:
-    if not isinstance(value, str):
-        return value
-    try:
-        return json.loads(value)
-    except json.JSONDecodeError:
-        raise StackConfigError(
-            f"{catalog.CONFIG_NAMESPACE}:{key}: expected a JSON value "
-            f"(set it with `pulumi config set --path '{key}[0]' ...`)"
-        ) from None
+def _key_refusal(key: object) -> str | None:
+    """Why `key` is not accepted (None if it is): only the documented camelCase spelling of each key."""
+    known = config_keys()
+    if isinstance(key, str) and key in known:
+        return None
+    shown = _show_key(key)
+    if isinstance(key, str) and _DATA_RETENTION_KEY.search(key):
+        return (
+            f"{catalog.CONFIG_NAMESPACE}:{shown}: zero data retention is an invariant; "
+            "prompt, output and payload logging cannot be configured"
+        )
+    if key == "stack":
+        hint = "the stack name comes from `pulumi stack select`; "
+    elif isinstance(key, str) and (twin := _twin(key, known)):
+        hint = f"did you mean {twin}? "
+    else:
+        hint = ""
+    return f"{catalog.CONFIG_NAMESPACE}:{shown}: unknown key; {hint}known keys: {', '.join(known)}"
+
+
+def _twin(key: str, known: tuple[str, ...]) -> str | None:
+    """The known key `key` is another spelling of (alarm_email, AlarmEmail), or a close misspelling."""
+    folded = {k.lower(): k for k in known}
+    same = folded.get(re.sub(r"[_\-.\s]", "", key).lower())
+    if same is not None:
+        return same
+    close = difflib.get_close_matches(key, known, n=1, cutoff=0.8)
+    return close[0] if close else None
+
+
+def _show_key(key: object) -> str:
+    """A key as it can appear in a one-line message (keys are names, never secrets, but may hold newlines)."""
+    text = str(key)
+    return text if _SHOWN_KEY.fullmatch(text) else repr(text[:64])
+
+
+_Loc = tuple[int | str, ...]
 
 
 def _one_line(exc: ValidationError) -> str:
     parts = []
     for error in exc.errors():
-        key = ".".join(str(p) for p in error["loc"]) or "config"
+        location = _location(error["loc"])
         message = error["msg"].removeprefix("Value error, ")
-        if error["type"] == "extra_forbidden":
-            known = ", ".join(sorted(to_camel(f) for f in StackConfig.model_fields if f != "stack"))
-            message = f"unknown key; known keys: {known}"
-        parts.append(f"{catalog.CONFIG_NAMESPACE}:{key}: {message}")
+        parts.append(f"{catalog.CONFIG_NAMESPACE}:{location}: {message}")
     return "; ".join(parts)
+
+
+def _location(loc: _Loc) -> str:
+    """`models[0]`, `prices.<model id>.input`: config keys by their camelCase name, items by index."""
+    if not loc:
+        return "config"
+    head, *rest = loc
+    text = str(head)  # pydantic reports a field by its alias: the config key
+    for part in rest:
+        if part == "[key]":
+            continue  # pydantic marks an invalid dict key with an extra location part
+        if isinstance(part, int):
+            text += f"[{part}]"
+        else:
+            # A dict key is shown only when model-id or name shaped: it may be anything, even a secret.
+            text += f".{part}" if _MODEL_ID.fullmatch(part) or _SHOWN_KEY.fullmatch(part) else ".<key>"
+    return text
 
 
 def _raw_project_config() -> dict[str, Any]:

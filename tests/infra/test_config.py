@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import json
+import math
 import runpy
 from pathlib import Path
 from typing import Any
 
 import pulumi
 import pytest
+from pydantic.alias_generators import to_camel
 
-from infra.config import StackConfig, StackConfigError, parse_stack_config
+from infra.config import StackConfig, StackConfigError, config_keys, parse_stack_config
 from provisioning.catalog import load_catalog
 from tests.infra.conftest import Engine, set_config
 
@@ -50,12 +53,21 @@ def test_config_accepts_us_bedrock_regions(region: str) -> None:
     assert parse(region=region).region == region
 
 
-@pytest.mark.parametrize("region", ["eu-west-1", "us-west-1", "us-gov-west-1", "ap-southeast-2", ""])
+@pytest.mark.parametrize("region", ["eu-west-1", "us-west-1", "us-gov-west-1", "ap-southeast-2"])
 def test_config_refuses_other_regions_naming_bad_and_allowed(region: str) -> None:
     message = refusal(region=region)
     assert message.startswith("managed-llm:region: ")
     assert repr(region) in message
     assert "us-east-1, us-east-2, us-west-2" in message
+
+
+@pytest.mark.parametrize(
+    "region", ["", "us-east-1\n", " us-east-1", "US-EAST-1", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"]
+)
+def test_config_refuses_non_region_values_without_repeating_them(region: str) -> None:
+    assert refusal(region=region) == (
+        "managed-llm:region: this is not an allowed Bedrock region; allowed: us-east-1, us-east-2, us-west-2"
+    )
 
 
 @pytest.mark.parametrize(
@@ -165,9 +177,228 @@ def test_config_load_reads_the_namespace_and_raises_run_error(engine: Engine) ->
         StackConfig.load()
 
 
-def test_program_with_forbidden_region_declares_nothing(engine: Engine) -> None:
-    set_config({"region": "eu-west-1"})
-    with pytest.raises(pulumi.RunError):
+@pytest.mark.parametrize(
+    ("config", "key"),
+    [
+        ({"region": "eu-west-1"}, "region"),
+        ({"alarm_email": "oncall@example.com"}, "alarm_email"),
+        ({"credentialsGeneration": "2.0"}, "credentialsGeneration"),
+        ({"logRetentionDays": "1_8_0"}, "logRetentionDays"),
+        ({"stack": "prod"}, "stack"),
+    ],
+)
+def test_program_with_refused_config_declares_nothing(engine: Engine, config: dict[str, Any], key: str) -> None:
+    set_config(config)
+    with pytest.raises(pulumi.RunError, match=rf"^managed-llm:{key}: [^\n]+$"):
         engine.run(lambda: runpy.run_path(str(PROGRAM), run_name="__main__"))
     assert engine.mocks.resources == []
     assert engine.mocks.calls == []
+
+
+KNOWN_KEYS = "known keys: alarmEmail, credentialsGeneration, logRetentionDays, models, prices, region"
+NOT_A_MODEL_ID = (
+    "this is not a Bedrock model id (expected e.g. us.anthropic.claude-...: lowercase letters, "
+    "digits, '.', '-', '_', ':' and no whitespace)"
+)
+NOT_AN_EMAIL = "expected one email address (name@example.com; no spaces, quotes, commas or control characters)"
+GENERATION = "expected a whole number from 1 to 999999, written with digits 0-9 only"
+RETENTION = "expected a whole number from 1 to 3653, written with digits 0-9 only"
+NOT_JSON = "expected a JSON value (set it with `pulumi config set --path 'models[0]' ...`)"
+PRICE = f'{{"{V1}": {{"input": %s, "output": 15}}}}'
+
+
+# Issue 10 item 17, and the same class of bug in every other key: each value was accepted (or crashed)
+# before the strict parsing layer, and each refusal is one line naming the key and the rule.
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        pytest.param({"models": json.dumps([V1 + "\n"])}, f"managed-llm:models[0]: {NOT_A_MODEL_ID}", id="model-nl"),
+        pytest.param({"models": [V1 + "\n"]}, f"managed-llm:models[0]: {NOT_A_MODEL_ID}", id="model-nl-list"),
+        pytest.param({"models": [" " + V1]}, f"managed-llm:models[0]: {NOT_A_MODEL_ID}", id="model-space"),
+        pytest.param({"models": [V1, 7]}, "managed-llm:models[1]: Input should be a valid string", id="model-int"),
+        pytest.param({"models": "[" * 5_000}, f"managed-llm:models: {NOT_JSON}", id="models-deep-json"),
+        pytest.param(
+            {"models": "[NaN]"}, "managed-llm:models: NaN is not a JSON number; give finite numbers", id="models-nan"
+        ),
+        pytest.param(
+            {"models": json.dumps(["x" * 70_000])},
+            "managed-llm:models: expected a JSON value of at most 65536 characters",
+            id="models-huge-json",
+        ),
+        pytest.param(
+            {"prices": PRICE % "Infinity"},
+            "managed-llm:prices: Infinity is not a JSON number; give finite numbers",
+            id="inf",
+        ),
+        pytest.param(
+            {"prices": PRICE % "-Infinity"},
+            "managed-llm:prices: -Infinity is not a JSON number; give finite numbers",
+            id="minus-inf",
+        ),
+        pytest.param(
+            {"prices": PRICE % "NaN"}, "managed-llm:prices: NaN is not a JSON number; give finite numbers", id="nan"
+        ),
+        pytest.param(
+            {"prices": PRICE % "1e400"}, f"managed-llm:prices.{V1}.input: Input should be a finite number", id="1e400"
+        ),
+        pytest.param(
+            {"prices": {V1: {"input": math.inf, "output": 15}}},
+            f"managed-llm:prices.{V1}.input: Input should be a finite number",
+            id="inf-float",
+        ),
+        pytest.param(
+            {"prices": PRICE % "1e30"},
+            f"managed-llm:prices.{V1}.input: Input should be less than or equal to 10000",
+            id="price-huge",
+        ),
+        pytest.param(
+            {"prices": PRICE % '"3"'}, f"managed-llm:prices.{V1}.input: Input should be a valid number", id="price-str"
+        ),
+        pytest.param(
+            {"prices": PRICE % "true"},
+            f"managed-llm:prices.{V1}.input: Input should be a valid number",
+            id="price-bool",
+        ),
+        pytest.param(
+            {"prices": PRICE % "-1"},
+            f"managed-llm:prices.{V1}.input: Input should be greater than or equal to 0",
+            id="price-negative",
+        ),
+        pytest.param(
+            {"prices": f'{{"{V1}": {{"input": 1, "output": 5}}, "{V1}": {{"input": 9, "output": 9}}}}'},
+            "managed-llm:prices: a JSON object repeats a key",
+            id="price-twice",
+        ),
+        pytest.param(
+            {"prices": {"Secret/Value+x": {"input": 1, "output": 5}}},
+            f"managed-llm:prices.<key>: {NOT_A_MODEL_ID}",
+            id="price-key-not-shown",
+        ),
+        pytest.param({"alarmEmail": "oncall@example.com\n"}, f"managed-llm:alarmEmail: {NOT_AN_EMAIL}", id="email-nl"),
+        pytest.param(
+            {"alarmEmail": "oncall@example.com\nBcc: x@evil.test"},
+            f"managed-llm:alarmEmail: {NOT_AN_EMAIL}",
+            id="email-hdr",
+        ),
+        pytest.param(
+            {"alarmEmail": '"on call"@example.com'}, f"managed-llm:alarmEmail: {NOT_AN_EMAIL}", id="email-quote"
+        ),
+        pytest.param(
+            {"alarmEmail": 'on"call@example.com'}, f"managed-llm:alarmEmail: {NOT_AN_EMAIL}", id="email-quote2"
+        ),
+        pytest.param(
+            {"alarmEmail": "a@example.com,b@example.com"}, f"managed-llm:alarmEmail: {NOT_AN_EMAIL}", id="email-two"
+        ),
+        pytest.param(
+            {"alarmEmail": "On Call <oncall@example.com>"}, f"managed-llm:alarmEmail: {NOT_AN_EMAIL}", id="email-name"
+        ),
+        pytest.param({"alarmEmail": "on\tcall@example.com"}, f"managed-llm:alarmEmail: {NOT_AN_EMAIL}", id="email-tab"),
+        pytest.param({"alarmEmail": "oncall@example"}, f"managed-llm:alarmEmail: {NOT_AN_EMAIL}", id="email-no-tld"),
+        pytest.param({"alarmEmail": "o'call@example.com"}, f"managed-llm:alarmEmail: {NOT_AN_EMAIL}", id="email-apos"),
+        pytest.param(
+            {"alarmEmail": "on..call@example.com"}, f"managed-llm:alarmEmail: {NOT_AN_EMAIL}", id="email-dots"
+        ),
+        pytest.param(
+            {"alarmEmail": "x" * 65 + "@example.com"}, f"managed-llm:alarmEmail: {NOT_AN_EMAIL}", id="email-65"
+        ),
+        pytest.param({"alarmEmail": "oncall@exa_mple.com"}, f"managed-llm:alarmEmail: {NOT_AN_EMAIL}", id="email-lbl"),
+        pytest.param(
+            {"credentialsGeneration": "2.0"}, f"managed-llm:credentialsGeneration: {GENERATION}", id="gen-2.0"
+        ),
+        pytest.param({"credentialsGeneration": "+2"}, f"managed-llm:credentialsGeneration: {GENERATION}", id="gen-+2"),
+        pytest.param(
+            {"credentialsGeneration": 10**30}, f"managed-llm:credentialsGeneration: {GENERATION}", id="gen-int"
+        ),
+        pytest.param(
+            {"credentialsGeneration": str(10**30)}, f"managed-llm:credentialsGeneration: {GENERATION}", id="gen-10^30"
+        ),
+        pytest.param(
+            {"credentialsGeneration": "2e3"}, f"managed-llm:credentialsGeneration: {GENERATION}", id="gen-exp"
+        ),
+        pytest.param({"credentialsGeneration": "2\n"}, f"managed-llm:credentialsGeneration: {GENERATION}", id="gen-nl"),
+        pytest.param(
+            {"credentialsGeneration": "\u0662"}, f"managed-llm:credentialsGeneration: {GENERATION}", id="gen-ar"
+        ),
+        pytest.param(
+            {"credentialsGeneration": True}, f"managed-llm:credentialsGeneration: {GENERATION}", id="gen-bool"
+        ),
+        pytest.param(
+            {"credentialsGeneration": "1000000"}, f"managed-llm:credentialsGeneration: {GENERATION}", id="gen-bound"
+        ),
+        pytest.param({"logRetentionDays": "1_8_0"}, f"managed-llm:logRetentionDays: {RETENTION}", id="days-1_8_0"),
+        pytest.param({"logRetentionDays": "180.0"}, f"managed-llm:logRetentionDays: {RETENTION}", id="days-float"),
+        pytest.param({"logRetentionDays": " 180"}, f"managed-llm:logRetentionDays: {RETENTION}", id="days-space"),
+        pytest.param(
+            {"logRetentionDays": "\u0661\u0668\u0660"}, f"managed-llm:logRetentionDays: {RETENTION}", id="days-arabic"
+        ),
+        pytest.param(
+            {"alarm_email": "oncall@example.com"},
+            f"managed-llm:alarm_email: unknown key; did you mean alarmEmail? {KNOWN_KEYS}",
+            id="snake-alone",
+        ),
+        pytest.param(
+            {"alarmEmail": "oncall@example.com", "alarm_email": "other@example.com"},
+            f"managed-llm:alarm_email: unknown key; did you mean alarmEmail? {KNOWN_KEYS}",
+            id="snake-twin",
+        ),
+        pytest.param(
+            {"log_retention_days": "30", "credentials_generation": "2"},
+            f"managed-llm:credentials_generation: unknown key; did you mean credentialsGeneration? {KNOWN_KEYS}; "
+            f"managed-llm:log_retention_days: unknown key; did you mean logRetentionDays? {KNOWN_KEYS}",
+            id="snake-two",
+        ),
+        pytest.param(
+            {"AlarmEmail": "oncall@example.com"},
+            f"managed-llm:AlarmEmail: unknown key; did you mean alarmEmail? {KNOWN_KEYS}",
+            id="pascal",
+        ),
+        pytest.param(
+            {"stack": "prod"},
+            f"managed-llm:stack: unknown key; the stack name comes from `pulumi stack select`; {KNOWN_KEYS}",
+            id="stack",
+        ),
+        pytest.param(
+            {"region\n": "us-east-1"},
+            f"managed-llm:'region\\n': unknown key; did you mean region? {KNOWN_KEYS}",
+            id="key-nl",
+        ),
+    ],
+)
+def test_config_refuses_each_lax_value_naming_the_key(raw: dict[str, Any], message: str) -> None:
+    assert refusal(**raw) == message
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ({"credentialsGeneration": "999999"}, {"credentials_generation": 999_999}),
+        ({"credentialsGeneration": 3}, {"credentials_generation": 3}),
+        ({"logRetentionDays": "180"}, {"log_retention_days": 180}),
+        ({"alarmEmail": "on-call+llm@ops.example.co.uk"}, {"alarm_email": "on-call+llm@ops.example.co.uk"}),
+        ({"alarmEmail": "first.last_2@Example.COM"}, {"alarm_email": "first.last_2@Example.COM"}),
+        ({"prices": PRICE % "0"}, {"prices": {V1: {"input": 0.0, "output": 15.0}}}),
+    ],
+)
+def test_config_accepts_plain_values(raw: dict[str, Any], expected: dict[str, Any]) -> None:
+    cfg = parse(**raw)
+    assert {k: cfg.model_dump()[k] for k in expected} == expected
+
+
+def test_config_load_refuses_infinite_price_as_pulumi_passes_it(engine: Engine) -> None:
+    # set_config serializes like the engine does: json.dumps writes float("inf") as `Infinity`.
+    set_config({"prices": {V1: {"input": math.inf, "output": 15}}})
+    with pytest.raises(
+        pulumi.RunError, match=r"^managed-llm:prices: Infinity is not a JSON number; give finite numbers$"
+    ):
+        StackConfig.load()
+
+
+def test_config_load_refuses_snake_case_twin(engine: Engine) -> None:
+    set_config({"alarm_email": "oncall@example.com"})
+    with pytest.raises(pulumi.RunError, match=r"^managed-llm:alarm_email: unknown key; did you mean alarmEmail\? "):
+        StackConfig.load()
+
+
+def test_config_keys_are_the_camel_case_of_the_fields() -> None:
+    fields = [name for name in StackConfig.model_fields if name != "stack"]
+    assert config_keys() == tuple(sorted(to_camel(name) for name in fields))
