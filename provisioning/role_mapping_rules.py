@@ -1,23 +1,24 @@
 """Role-mapping rules evaluated the way Elasticsearch evaluates them, to tell when a rule grants to everyone.
 
-Semantics follow x-pack security (elastic/elasticsearch, x-pack/plugin/core/src/main/java/org/elasticsearch/
-xpack/core/security/authc/support/mapper/expressiondsl/): `ExpressionParser.java` (grammar: one of
-any/all/field/except per object, `except` only directly inside `all`), `FieldExpression.java` (a string value
-is an automaton when it contains `*` (`Regex.isSimpleMatchPattern`) or is `/.../` (`Automatons.isLuceneRegex`),
-otherwise an exact string; a list matches when any value does), `ExpressionModel.java` (a user's field
-matches by type; a collection matches when any element does) and `../../../support/Automatons.java`
-(`*` any string, `?` one character, `\\` escapes; `/.../` is a Lucene `RegExp`).
+Semantics follow elastic/elasticsearch x-pack security, in x-pack/plugin/core/src/main/java/org/elasticsearch/
+xpack/core/security/: `authc/support/mapper/expressiondsl/ExpressionParser.java` (one of any/all/field/except
+per object, `except` only directly inside `all`), `.../FieldExpression.java` (a string value is an automaton
+when it contains `*` (server/.../common/regex/Regex.java `isSimpleMatchPattern`) or is `/.../`
+(`Automatons.isLuceneRegex`), otherwise an exact string; a list matches when any value does),
+`.../ExpressionModel.java` (a collection field matches when any element does) and `support/Automatons.java`
+(`*` any string, `?` one character, `\\` escapes; `/.../` is a Lucene `RegExp`, always anchored).
 
 "Matches everyone" is decided conservatively: a field rule is broad when its values match every probe value
 (non-empty strings of every shape: one character, long, unicode, newline, ...), `any`/`all` combine their
 members over the same probe users, and `except X` is broad unless X itself is broad: a rule that only
-excludes named users still cannot exclude an arbitrary one. Lucene syntax Python cannot mirror exactly
-(`~` complement, `@`, `&`, `<n-m>`, `#`, `\\d`-style escapes, stacked quantifiers) is refused as unsupported
-rather than guessed.
+excludes named users still cannot exclude an arbitrary one. Lucene syntax this translation cannot mirror
+exactly (`~` complement, `@`, `&`, `<n-m>`, `#`, `\\d`-style escapes, stacked quantifiers) is refused as
+unsupported rather than guessed.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -276,11 +277,17 @@ def matches(rule: Mapping[str, Any], user: ProbeUser) -> bool:
     if kind == "all":
         return all(matches(child, user) for child in value)
     if kind == "except":
-        return not matches_everyone(value)
+        return not _broad(json.dumps(value, sort_keys=True))
     ((field, expected),) = value.items()
     values = expected if isinstance(expected, list) else [expected]
     matchers = [compile_value(v) for v in values if isinstance(v, str)]
     return any(m(s) for m in matchers for s in user.field(field))
+
+
+@cache
+def _broad(rule_json: str) -> bool:
+    # Memoised: without it, nested all/except would re-probe each inner rule once per outer probe (24^depth).
+    return matches_everyone(json.loads(rule_json))
 
 
 def matches_everyone(rule: Mapping[str, Any]) -> bool:

@@ -143,6 +143,34 @@ def test_a_catastrophic_regexp_is_matched_in_linear_time() -> None:
     assert not compile_value("/(x*)*y/")("x" * 100_000)
 
 
+@pytest.mark.parametrize(
+    ("value", "text", "expected"),
+    [
+        ("a.b*", "axb", False),
+        ("a.b*", "a.bc", True),
+        ("a\\*b*", "a*bc", True),
+        ("a\\*b*", "axbc", False),
+        ("/a.c/", "a\nc", True),
+        ('/"a.c"/', "abc", False),
+        ("/[^a-c]x/", "dx", True),
+        ("/[^a-c]x/", "bx", False),
+        ("/a$/", "a$", True),
+        ("?", "x", False),
+        ("/\\.\\*/", ".*", True),
+    ],
+)
+def test_values_match_as_elasticsearch_reads_them(value: str, text: str, expected: bool) -> None:
+    assert compile_value(value)(text) is expected
+
+
+def test_deeply_nested_excepts_are_evaluated_once_each() -> None:
+    rule: dict[str, Any] = {"field": {"username": "bob"}}
+    for depth in range(12):
+        rule = {"all": [{"field": {"username": f"u{depth}*"}}, {"except": rule}]}
+    check_rule(rule)
+    assert rule_matches_everyone(rule) is False
+
+
 _WILDCARD = st.text(alphabet="ab*?\\", min_size=1, max_size=6)
 
 
