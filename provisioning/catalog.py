@@ -20,7 +20,7 @@ TaskType = Literal["chat_completion", "completion", "text_embedding"]
 
 # The only geographic prefix whose cross-region profile stays inside the US (`eu.`, `apac.`, `global.` do not).
 US_PROFILE_PREFIX = "us"
-_SEGMENT = re.compile(r"^[a-z0-9][a-z0-9_:\-]*$")
+_SEGMENT = re.compile(r"[a-z0-9][a-z0-9_:\-]*")
 
 
 class _Frozen(BaseModel):
@@ -149,7 +149,7 @@ def parse_model_id(raw: str, vendors: dict[str, str] | None = None) -> ModelId:
     if raw.startswith("arn:"):
         raise ModelIdError(f"{raw!r}: give the model or inference-profile id, not an ARN")
     parts = raw.split(".")
-    if len(parts) < 2 or not all(_SEGMENT.match(p) for p in parts):
+    if len(parts) < 2 or not all(_SEGMENT.fullmatch(p) for p in parts):
         raise ModelIdError(f"{raw!r} is not a Bedrock model id (expected e.g. us.anthropic.claude-...)")
     via_profile = parts[0] not in known
     if via_profile:

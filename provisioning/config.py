@@ -19,30 +19,13 @@ import yaml
 from pydantic import SecretStr, ValidationError
 
 from provisioning.catalog import Catalog
+from provisioning.credential_keys import names_credential
 from provisioning.errors import ConfigError, ConnectionSettingsError
 from provisioning.model import DesiredState
 from provisioning.stack_outputs import StackOutputs
 
 PathKey = tuple[str | int, ...]
 
-# Keys that hold secrets anywhere in the file (`secret_arn` names a secret; it is not one).
-SECRET_KEYS = frozenset(
-    {
-        "access_key",
-        "secret_key",
-        "access_key_id",
-        "secret_access_key",
-        "aws_access_key_id",
-        "aws_secret_access_key",
-        "session_token",
-        "api_key",
-        "apikey",
-        "password",
-        "secret",
-        "token",
-        "private_key",
-    }
-)
 _AWS_ACCESS_KEY_ID = re.compile(r"\b(?:AKIA|ASIA)[A-Z0-9]{16}\b")
 
 
@@ -104,6 +87,10 @@ def _index(node: yaml.Node, path: PathKey, lines: dict[PathKey, int], name: str)
             _index(item, (*path, index), lines, name)
 
 
+# Role-mapping metadata is stored in the cluster and returned to every reader of role mappings.
+_METADATA_HINT = "secrets do not belong in role-mapping metadata, which any reader of role mappings sees"
+
+
 def _refuse_secrets(value: Any, path: PathKey, lines: Mapping[PathKey, int], name: str) -> None:
     hint = (
         "secrets do not belong in the file; "
@@ -112,8 +99,10 @@ def _refuse_secrets(value: Any, path: PathKey, lines: Mapping[PathKey, int], nam
     if isinstance(value, dict):
         for key, child in value.items():
             child_path = (*path, key)
-            if isinstance(key, str) and key.lower() in SECRET_KEYS:
-                raise ConfigError.at(name, _render_path(child_path), hint, _line(lines, child_path))
+            # Any depth, any spelling (camelCase, kebab-case, ...): provisioning/credential_keys.py.
+            if isinstance(key, str) and names_credential(key):
+                message = hint if "metadata" not in path else "the key names a credential; " + _METADATA_HINT
+                raise ConfigError.at(name, _render_path(child_path), message, _line(lines, child_path))
             _refuse_secrets(child, child_path, lines, name)
     elif isinstance(value, list):
         for index, child in enumerate(value):

@@ -21,6 +21,8 @@ from pydantic import (
 )
 
 from provisioning.catalog import Catalog, Price, load_catalog, parse_model_id
+from provisioning.credential_keys import names_credential
+from provisioning.role_mapping_rules import check_rule, matches_everyone
 
 TaskType = Literal["chat_completion", "completion", "text_embedding"]
 Provider = Literal["amazontitan", "anthropic", "ai21labs", "cohere", "meta", "mistral"]
@@ -37,7 +39,13 @@ EMBEDDING_PROVIDERS: frozenset[str] = frozenset({"amazontitan", "cohere"})
 ENDPOINT_ID_PATTERN = r"^[a-z0-9](?:[a-z0-9_-]*[a-z0-9])?$"
 OPERATOR_MAPPING_SUFFIX = "-read-only-operator-mapping"
 ROLE_MAPPING_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_@.\-]*$"
-BROAD_ROLES: frozenset[str] = frozenset({"inference_admin"})
+# The only role a file may grant to every user, and only with `everyone: true` on the mapping.
+EVERYONE_ROLE = "inference_user"
+# Bounds Elasticsearch enforces by type where it has no explicit limit: `max_new_tokens`, `max_input_tokens`,
+# chunk sizes are Java ints (ServiceUtils.extractOptionalPositiveInteger), `requests_per_minute` a Java long
+# (x-pack/plugin/inference/.../services/settings/RateLimitSettings.java: extractOptionalPositiveLong).
+JAVA_INT_MAX = 2**31 - 1
+JAVA_LONG_MAX = 2**63 - 1
 
 RoleName = Annotated[str, StringConstraints(min_length=1, pattern=r"^\S(.*\S)?$")]
 
@@ -85,13 +93,16 @@ class Bedrock(_Strict):
 
 
 class RateLimit(_Strict):
-    requests_per_minute: int = Field(gt=0)
+    requests_per_minute: int = Field(gt=0, le=JAVA_LONG_MAX)
 
 
 class TaskSettings(_Strict):
     """Completion and chat_completion: max_new_tokens, temperature, top_p, top_k. Embeddings: truncate."""
 
-    max_new_tokens: int | None = Field(default=None, gt=0)
+    # AmazonBedrockChatCompletionTaskSettings.fromMap (x-pack/plugin/inference/.../services/amazonbedrock/
+    # completion/): max_new_tokens a positive Java int; temperature, top_p, top_k doubles in
+    # [MIN_TEMPERATURE_TOP_P_TOP_K_VALUE, MAX_TEMPERATURE_TOP_P_TOP_K_VALUE] = [0.0, 1.0] (AmazonBedrockConstants).
+    max_new_tokens: int | None = Field(default=None, gt=0, le=JAVA_INT_MAX)
     temperature: float | None = Field(default=None, ge=0, le=1)
     top_p: float | None = Field(default=None, ge=0, le=1)
     top_k: float | None = Field(default=None, ge=0, le=1)
@@ -103,9 +114,10 @@ class TaskSettings(_Strict):
 
 class ChunkingSettings(_Strict):
     strategy: Literal["sentence", "word", "none"]
-    max_chunk_size: int | None = Field(default=None, gt=0)
+    # Java ints in Word/SentenceBoundaryChunkingSettings (x-pack/plugin/inference/.../chunking/).
+    max_chunk_size: int | None = Field(default=None, gt=0, le=JAVA_INT_MAX)
     sentence_overlap: Literal[0, 1] | None = None
-    overlap: int | None = Field(default=None, ge=0)
+    overlap: int | None = Field(default=None, ge=0, le=JAVA_INT_MAX)
 
     @model_validator(mode="after")
     def _fields_for_strategy(self) -> ChunkingSettings:
@@ -137,7 +149,7 @@ class InferenceEndpoint(_Strict):
     rate_limit: RateLimit | None = None
     task_settings: TaskSettings | None = None
     similarity: Similarity | None = Field(default=None, description="text_embedding only")
-    max_input_tokens: int | None = Field(default=None, gt=0, description="text_embedding only")
+    max_input_tokens: int | None = Field(default=None, gt=0, le=JAVA_INT_MAX, description="text_embedding only")
     chunking_settings: ChunkingSettings | None = Field(default=None, description="text_embedding only")
 
     @model_validator(mode="before")
@@ -159,7 +171,7 @@ class InferenceEndpoint(_Strict):
     def _elasticsearch_id(cls, value: str) -> str:
         if value.startswith("."):
             raise ValueError("ids starting with '.' are reserved for preconfigured endpoints")
-        if not re.match(ENDPOINT_ID_PATTERN, value) or len(value) > 255:
+        if not re.fullmatch(ENDPOINT_ID_PATTERN, value) or len(value) > 255:
             raise ValueError(
                 f"{value!r} is not a valid inference endpoint id: use lowercase a-z, 0-9, '-' and '_', "
                 "starting and ending with a letter or digit"
@@ -213,9 +225,20 @@ class RoleMapping(_Strict):
     rules: dict[str, Any] = Field(description="Elasticsearch role-mapping rules (any / all / field / except)")
     enabled: bool = True
     metadata: dict[str, Any] = Field(default_factory=dict)
-    allow_broad_rule: bool = Field(
-        default=False, description="Acknowledge a rule that matches every user while granting inference_admin"
+    everyone: bool = Field(
+        default=False,
+        description=f"Acknowledge that the rules match every user; only {EVERYONE_ROLE} may be granted so",
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _renamed_acknowledgement(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "allow_broad_rule" in data:
+            raise ValueError(
+                f"allow_broad_rule is gone: no role but {EVERYONE_ROLE} may go to every user; "
+                "acknowledge that with everyone: true"
+            )
+        return data
 
     @field_validator("name")
     @classmethod
@@ -251,15 +274,23 @@ class RoleMapping(_Strict):
             raise ValueError(
                 f"{where}: values must be strings, numbers, booleans, null, lists or mappings (quote dates)"
             )
+        if (where := _credential_key(value, "metadata")) is not None:
+            # Metadata is stored in the cluster and shown to every reader of role mappings; never echo the value.
+            raise ValueError(f"{where}: the key names a credential; secrets do not belong in role-mapping metadata")
         return value
 
     @model_validator(mode="after")
-    def _no_silent_broad_admin(self) -> RoleMapping:
-        granted = BROAD_ROLES & set(self.roles)
-        if granted and self.enabled and rule_matches_everyone(self.rules) and not self.allow_broad_rule:
+    def _no_silent_grant_to_everyone(self) -> RoleMapping:
+        if not self.enabled or not matches_everyone(self.rules):
+            return self
+        if others := sorted(set(self.roles) - {EVERYONE_ROLE}):
             raise ValueError(
-                f"rules match every user and grant {', '.join(sorted(granted))}; "
-                "narrow the rule or set allow_broad_rule: true"
+                f"rules match every user and grant {', '.join(others)}; "
+                f"only {EVERYONE_ROLE} may be granted to everyone: narrow the rule"
+            )
+        if not self.everyone:
+            raise ValueError(
+                f"rules match every user: set everyone: true to grant {EVERYONE_ROLE} to every user, or narrow the rule"
             )
         return self
 
@@ -290,7 +321,7 @@ class KibanaConnector(_Strict):
     def _not_elastics(cls, value: str | None) -> str | None:
         if value is not None and value in RESERVED_CONNECTOR_IDS:
             raise ValueError(f"{value!r} is a connector id Kibana reserves (and remaps) for Elastic's own LLMs")
-        if value is not None and not re.match(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", value):
+        if value is not None and not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", value):
             raise ValueError(f"{value!r} is not a connector id: use letters, digits, '.', '_' and '-'")
         return value
 
@@ -426,46 +457,19 @@ def _require_unique(values: list[str], what: str) -> None:
         first[value] = index
 
 
-_RULE_KINDS = ("any", "all", "field", "except")
-
-
-def check_rule(rule: Any, path: str = "") -> None:
-    """Refuse rule syntax Elasticsearch would refuse: each object has exactly one of any/all/field/except."""
-    where = f"{path}: " if path else ""
-    if not isinstance(rule, dict) or len(rule) != 1 or next(iter(rule)) not in _RULE_KINDS:
-        raise ValueError(f"{where}a rule is an object with exactly one of {', '.join(_RULE_KINDS)}")
-    ((kind, value),) = rule.items()
-    inner = f"{path}.{kind}" if path else kind
-    if kind in ("any", "all"):
-        if not isinstance(value, list) or not value:
-            raise ValueError(f"{inner}: must be a non-empty list of rules")
-        for index, child in enumerate(value):
-            check_rule(child, f"{inner}[{index}]")
-    elif kind == "except":
-        check_rule(value, inner)
-    elif not isinstance(value, dict) or len(value) != 1:
-        raise ValueError(f"{inner}: must name exactly one field, e.g. {{groups: cn=admins,dc=example}}")
-    else:
-        ((_, expected),) = value.items()
-        values = expected if isinstance(expected, list) else [expected]
-        if not values or not all(v is None or isinstance(v, (str, int, float, bool)) for v in values):
-            raise ValueError(f"{inner}: values must be strings, numbers, booleans or null")
-
-
-def _matches_any_value(value: Any) -> bool:
-    """`*`, a `/regex/` that matches everything, or a list holding one of them."""
-    values = value if isinstance(value, list) else [value]
-    return any(isinstance(v, str) and (v.strip() == "*" or re.fullmatch(r"/\.\*/|/\.\+/", v.strip())) for v in values)
+def _credential_key(value: Any, path: str) -> str | None:
+    """The path of the first mapping key, at any depth, that names a credential, or None."""
+    if isinstance(value, list):
+        return next((w for i, v in enumerate(value) if (w := _credential_key(v, f"{path}[{i}]")) is not None), None)
+    if isinstance(value, dict):
+        for key, child in value.items():
+            if isinstance(key, str) and names_credential(key):
+                return f"{path}.{key}"
+            if (where := _credential_key(child, f"{path}.{key}")) is not None:
+                return where
+    return None
 
 
 def rule_matches_everyone(rule: dict[str, Any]) -> bool:
-    """Whether a rule is satisfied by every authenticated user (conservatively: a wildcard on any field)."""
-    ((kind, value),) = rule.items()
-    if kind == "any":
-        return any(rule_matches_everyone(child) for child in value)
-    if kind == "all":
-        return all(rule_matches_everyone(child) for child in value)
-    if kind == "except":
-        return False
-    ((_, expected),) = value.items()
-    return _matches_any_value(expected)
+    """Whether a rule cannot exclude an arbitrary user (see role_mapping_rules)."""
+    return matches_everyone(rule)

@@ -42,7 +42,7 @@ def parse_instant(value: str, now: datetime) -> datetime:
     text = value.strip()
     if text == "now":
         return now
-    if match := _RELATIVE.match(text):
+    if match := _RELATIVE.fullmatch(text):
         return now - int(match["amount"]) * _UNITS[match["unit"]]
     try:
         parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))

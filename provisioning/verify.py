@@ -273,11 +273,11 @@ def _resource_problem(
 ) -> str | None:
     if "*" in resource or "?" in resource:
         return f"wildcard resource {resource}"
-    match = _BEDROCK_ARN.match(resource)
+    match = _BEDROCK_ARN.fullmatch(resource)
     if match is None:
         return f"not a Bedrock model ARN: {resource}"
     region, kind, model = match["region"], match["kind"], match["id"]
-    if not _US_REGION.match(region):
+    if not _US_REGION.fullmatch(region):
         return f"region {region} is outside the US: {resource}"
     if kind == "inference-profile":
         if model not in profiles or match["account"] != account:

@@ -5,13 +5,21 @@
 
 from __future__ import annotations
 
+import itertools
+import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
+from hypothesis import given
+from hypothesis import strategies as st
+from pydantic import ValidationError
 
 from provisioning.cli import cli
-from provisioning.model import rule_matches_everyone
+from provisioning.credential_keys import names_credential
+from provisioning.model import DesiredState, rule_matches_everyone
+from provisioning.role_mapping_rules import RuleError, check_rule, compile_value
 from tests.conftest import Cli
 from tests.doubles.es_double import EsDouble
 
@@ -73,22 +81,260 @@ def test_usage_errors_exit_1_not_2(tmp_path: Path) -> None:
     ("rule", "broad"),
     [
         ({"field": {"username": "*"}}, True),
+        ({"field": {"username": "**"}}, True),
+        ({"field": {"username": "?*"}}, True),
+        ({"field": {"username": "/(.*)/"}}, True),
+        ({"field": {"username": "/.*.*/"}}, True),
+        ({"field": {"username": "/.+/"}}, True),
+        ({"field": {"username": "/[^a].*|a.*/"}}, True),
         ({"field": {"groups": ["cn=a", "*"]}}, True),
         ({"field": {"dn": "/.*/"}}, True),
+        ({"field": {"metadata.team": "*"}}, True),
         ({"field": {"username": "bob"}}, False),
         ({"field": {"username": "adm*"}}, False),
+        ({"field": {"username": "??*"}}, False),
+        ({"field": {"username": "?"}}, False),
+        ({"field": {"username": "/[a-z]+/"}}, False),
+        ({"field": {"username": '/"bob"/'}}, False),
+        ({"field": {"username": "/^.*$/"}}, False),  # Lucene has no anchors: ^ and $ are characters
         ({"any": [{"field": {"username": "bob"}}, {"field": {"realm.name": "*"}}]}, True),
+        ({"any": [{"field": {"username": "/a.*/"}}, {"field": {"username": "/[^a].*/"}}]}, True),
         ({"all": [{"field": {"username": "*"}}, {"field": {"groups": "cn=admins"}}]}, False),
         ({"all": [{"field": {"username": "*"}}, {"field": {"realm.name": "*"}}]}, True),
-        ({"except": {"field": {"username": "bob"}}}, False),
+        ({"all": [{"any": [{"all": [{"field": {"username": "/.*.*/"}}]}]}]}, True),
+        ({"all": [{"field": {"username": "*"}}, {"except": {"field": {"username": "nobody"}}}]}, True),
+        ({"all": [{"field": {"realm.name": "saml1"}}, {"except": {"field": {"username": "nobody"}}}]}, False),
+        ({"all": [{"field": {"username": "*"}}, {"except": {"field": {"username": "?*"}}}]}, False),
     ],
 )
 def test_rule_matches_everyone(rule: dict[str, object], broad: bool) -> None:
+    check_rule(rule)
     assert rule_matches_everyone(rule) is broad
 
 
-def test_nested_rule_errors_name_their_path() -> None:
-    from provisioning.model import check_rule
+@pytest.mark.parametrize(
+    ("rule", "message"),
+    [
+        ({"except": {"field": {"username": "nobody"}}}, "except is only allowed as a member of all"),
+        ({"any": [{"except": {"field": {"username": "a"}}}]}, "except is only allowed as a member of all"),
+        ({"field": {"realm.name": None}}, "null matches only users without the field"),
+        ({"field": {"username": ["a", None]}}, "null matches only users without the field"),
+        ({"field": {None: "x"}}, "the field name must be a non-empty string"),
+        ({"field": {"usernme": "x"}}, "unknown field 'usernme'"),
+        ({"field": {"username": 1.5}}, "values must be strings, integers or booleans"),
+        ({"field": {"username": "/~(nobody)/"}}, "unsupported regular expression syntax '~'"),
+        ({"field": {"username": "/@/"}}, "unsupported regular expression syntax '@'"),
+        ({"field": {"username": "/.*&a/"}}, "unsupported regular expression syntax '&'"),
+        ({"field": {"username": r"/\w+/"}}, "unsupported escape"),
+        ({"field": {"username": "/a*+/"}}, "a quantifier must follow an expression"),
+        ({"field": {"username": "/(?:a)/"}}, "a quantifier must follow an expression"),
+        ({"field": {"username": "/(a/"}}, "unbalanced parenthesis"),
+        ({"field": {"username": "/a{99999}{99999}/"}}, "unsupported"),
+        ({"field": {"username": "/a*"}}, "must end with '/'"),
+    ],
+)
+def test_rule_syntax_refused(rule: dict[str, object], message: str) -> None:
+    with pytest.raises(RuleError, match=re.escape(message)):
+        check_rule(rule)
 
-    with pytest.raises(ValueError, match=r"^any\[1\]\.field: must name exactly one field"):
-        check_rule({"any": [{"field": {"username": "a"}}, {"field": {"a": 1, "b": 2}}]})
+
+def test_a_catastrophic_regexp_is_matched_in_linear_time() -> None:
+    # Python's backtracking `re` needs ~2^n steps for this on n characters; the Rust engine does not.
+    assert not compile_value("/(x*)*y/")("x" * 100_000)
+
+
+@pytest.mark.parametrize(
+    ("value", "text", "expected"),
+    [
+        ("a.b*", "axb", False),
+        ("a.b*", "a.bc", True),
+        ("a\\*b*", "a*bc", True),
+        ("a\\*b*", "axbc", False),
+        ("/a.c/", "a\nc", True),
+        ('/"a.c"/', "abc", False),
+        ("/[^a-c]x/", "dx", True),
+        ("/[^a-c]x/", "bx", False),
+        ("/a$/", "a$", True),
+        ("?", "x", False),
+        ("/\\.\\*/", ".*", True),
+    ],
+)
+def test_values_match_as_elasticsearch_reads_them(value: str, text: str, expected: bool) -> None:
+    assert compile_value(value)(text) is expected
+
+
+def test_deeply_nested_excepts_are_evaluated_once_each() -> None:
+    rule: dict[str, Any] = {"field": {"username": "bob"}}
+    for depth in range(12):
+        rule = {"all": [{"field": {"username": f"u{depth}*"}}, {"except": rule}]}
+    check_rule(rule)
+    assert rule_matches_everyone(rule) is False
+
+
+_WILDCARD = st.text(alphabet="ab*?\\", min_size=1, max_size=6)
+
+
+@given(_WILDCARD)
+def test_wildcard_is_broad_exactly_when_it_matches_every_short_string(pattern: str) -> None:
+    """Over {a, b, *, ?, \\}, a wildcard matches every non-empty string iff it matches all of length 1-3 over
+    {a, b, c} (a literal excludes `c`, two `?` exclude length 1); the classifier must agree."""
+    rule = {"field": {"username": pattern}}
+    match = compile_value(pattern)
+    brute = all(match("".join(w)) for n in (1, 2, 3) for w in itertools.product("abc", repeat=n))
+    assert rule_matches_everyone(rule) is brute
+
+
+_UNIVERSAL = st.sampled_from(["*", "**", "?*", "*?", "/.*/", "/(.*)/", "/.*.*/", "/.+/", "/(.|a)*/"])
+_FIELD = st.sampled_from(["username", "dn", "groups", "realm.name", "metadata.team"])
+_NARROW = st.sampled_from(["bob", "adm*", "??*", "/[a-z]+/", "cn=admins,dc=example", "/a.*/"])
+
+
+def _rules(leaf: st.SearchStrategy[dict[str, Any]]) -> st.SearchStrategy[dict[str, Any]]:
+    return st.recursive(
+        leaf,
+        lambda inner: st.one_of(
+            st.lists(inner, min_size=1, max_size=3).map(lambda xs: {"any": xs}),
+            st.lists(inner, min_size=1, max_size=3).map(lambda xs: {"all": xs}),
+        ),
+        max_leaves=6,
+    )
+
+
+@given(_rules(st.builds(lambda f, v: {"field": {f: v}}, _FIELD, _UNIVERSAL)))
+def test_a_rule_built_only_of_universal_pieces_is_broad(rule: dict[str, Any]) -> None:
+    check_rule(rule)
+    assert rule_matches_everyone(rule)
+
+
+@given(_rules(st.builds(lambda f, v: {"field": {f: v}}, _FIELD, _NARROW)))
+def test_a_rule_built_only_of_narrow_pieces_is_not_broad(rule: dict[str, Any]) -> None:
+    check_rule(rule)
+    assert not rule_matches_everyone(rule)
+
+
+@given(_rules(st.builds(lambda f, v: {"field": {f: v}}, _FIELD, _NARROW)))
+def test_all_of_everyone_except_a_narrow_rule_is_broad(narrow: dict[str, Any]) -> None:
+    rule = {"all": [{"field": {"username": "*"}}, {"except": narrow}]}
+    check_rule(rule)
+    assert rule_matches_everyone(rule)
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        "secretAccessKey",
+        "aws-secret-access-key",
+        "apiKey",
+        "API_KEY",
+        "client_secret",
+        "password",
+        "private-key",
+        "PassWord",
+        "sessionToken",
+        "x-auth-token",
+        "accessKeyId",
+        "Authorization",
+        "bearer",
+        "apiTokens",
+    ],
+)
+def test_credential_keys_in_any_spelling(key: str) -> None:
+    assert names_credential(key)
+
+
+def test_no_key_of_the_schema_names_a_credential() -> None:
+    def keys(schema: Any) -> set[str]:
+        if isinstance(schema, dict):
+            own = set(schema["properties"]) if isinstance(schema.get("properties"), dict) else set()
+            return own.union(*(keys(v) for v in schema.values()))
+        return set().union(*(keys(v) for v in schema)) if isinstance(schema, list) else set()
+
+    found = keys(DesiredState.model_json_schema())
+    assert {"secret_arn", "api_key_env", "max_new_tokens"} <= found
+    assert [k for k in sorted(found) if names_credential(k)] == []
+
+
+@pytest.mark.parametrize("where", ["metadata", "metadata.aws", "metadata.list[0]"])
+def test_metadata_credential_at_any_depth_is_refused_without_its_value(where: str) -> None:
+    secret = {"secretAccessKey": "not-in-the-file"}
+    metadata: dict[str, Any] = {
+        "metadata": secret,
+        "metadata.aws": {"aws": secret},
+        "metadata.list[0]": {"list": [secret]},
+    }[where]
+    mapping = {"name": "m", "roles": ["inference_user"], "rules": {"field": {"username": "bob"}}, "metadata": metadata}
+    with pytest.raises(ValidationError) as caught:
+        DesiredState.model_validate({"role_mappings": [mapping]})
+    messages = " ".join(e["msg"] for e in caught.value.errors(include_input=False))
+    assert f"{where}.secretAccessKey: the key names a credential" in messages
+    assert "not-in-the-file" not in messages
+
+
+_ENDPOINT = {
+    "task_type": "chat_completion",
+    "model": "us.anthropic.claude-sonnet-4-5-20250929-v1:0",
+    "provider": "anthropic",
+}
+
+
+@pytest.mark.parametrize(
+    "state",
+    [
+        {"inference_endpoints": [{**_ENDPOINT, "id": "llm\n"}]},
+        {
+            "inference_endpoints": [{**_ENDPOINT, "id": "llm"}],
+            "kibana": {"connectors": [{"endpoint": "llm", "id": "c\n"}]},
+        },
+        {
+            "inference_endpoints": [
+                {**_ENDPOINT, "id": "llm", "model": "us.anthropic.claude-sonnet-4-5-20250929-v1:0\n"}
+            ]
+        },
+        {"role_mappings": [{"name": "ops\n", "roles": ["inference_user"], "rules": {"field": {"username": "a"}}}]},
+        {"role_mappings": [{"name": "ops", "roles": ["inference_user\n"], "rules": {"field": {"username": "a"}}}]},
+        {"clusters": [{"name": "prod\n", "url_env": "ELASTICSEARCH_URL"}]},
+        {"clusters": [{"name": "prod", "url_env": "ELASTICSEARCH_URL\n"}]},
+        {
+            "bedrock": {
+                "region": "us-east-1",
+                "credentials": {"secret_arn": "arn:aws:secretsmanager:us-east-1:123456789012:secret:x\n"},
+            }
+        },
+        {"inference_endpoints": [{**_ENDPOINT, "id": "llm", "task_settings": {"max_new_tokens": 10**29}}]},
+        {"inference_endpoints": [{**_ENDPOINT, "id": "llm", "task_settings": {"max_new_tokens": 2**31}}]},
+        {"inference_endpoints": [{**_ENDPOINT, "id": "llm", "rate_limit": {"requests_per_minute": 10**20}}]},
+    ],
+    ids=[
+        "endpoint-id",
+        "connector-id",
+        "model-id",
+        "mapping-name",
+        "role",
+        "cluster-name",
+        "env-name",
+        "secret-arn",
+        "max-new-tokens-1e29",
+        "max-new-tokens-2^31",
+        "rpm-1e20",
+    ],
+)
+def test_trailing_newlines_and_out_of_range_numbers_are_refused(state: dict[str, Any]) -> None:
+    with pytest.raises(ValidationError):
+        DesiredState.model_validate({"bedrock": {"region": "us-east-1"}, **state})
+
+
+def test_java_bounds_themselves_are_accepted() -> None:
+    state = DesiredState.model_validate(
+        {
+            "bedrock": {"region": "us-east-1"},
+            "inference_endpoints": [
+                {
+                    **_ENDPOINT,
+                    "id": "llm",
+                    "task_settings": {"max_new_tokens": 2**31 - 1},
+                    "rate_limit": {"requests_per_minute": 2**63 - 1},
+                }
+            ],
+        }
+    )
+    assert state.inference_endpoints[0].task_settings is not None
