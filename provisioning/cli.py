@@ -13,6 +13,7 @@ import io
 import json
 import os
 import sys
+import traceback
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -22,7 +23,7 @@ from typing import IO, Any
 
 import click
 
-from provisioning import __version__, aws
+from provisioning import __version__, aws, redact
 from provisioning.apply import DEFAULT_CONCURRENCY, ApplyReport, apply_plan
 from provisioning.catalog import load_catalog
 from provisioning.config import ConnectionSettings, load_file, load_stack_outputs
@@ -85,7 +86,14 @@ class CliContext:
 
 
 class ManagedLlmGroup(click.Group):
-    """Turns domain errors into one stderr line and command return values into exit codes."""
+    """Turns domain errors into one stderr line and command return values into exit codes, and redacts
+    every line any command prints (stdout and stderr, every format) at the output boundary."""
+
+    def main(self, *args: Any, **extra: Any) -> Any:
+        # CliRunner and the console script both come through here, so tests see the redaction users get.
+        obj = extra.get("obj")
+        with redact.redacted_output(obj.environ if isinstance(obj, CliContext) else None):
+            return super().main(*args, **extra)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -96,9 +104,30 @@ class ManagedLlmGroup(click.Group):
         except click.UsageError as exc:
             exc.show()
             ctx.exit(EXIT_ERROR)
+        except (click.exceptions.Exit, click.ClickException, click.Abort):
+            raise
+        except KeyboardInterrupt:
+            click.echo("error: interrupted", err=True)
+            ctx.exit(EXIT_ERROR)
+        except Exception as exc:
+            report_unexpected(exc, debug=bool(ctx.params.get("debug")))
+            ctx.exit(EXIT_ERROR)
         if isinstance(result, int):
             ctx.exit(result)
         return result
+
+
+def internal_error(exc: BaseException) -> str:
+    """The one line an unexpected exception becomes (redacted when printed, like every line)."""
+    detail = " ".join(str(exc).split())
+    return f"internal error: {type(exc).__name__}{': ' + detail if detail else ''}; run with --debug for details"
+
+
+def report_unexpected(exc: BaseException, *, debug: bool) -> None:
+    """One `error:` line; with --debug, the traceback first (through the same redacting stderr)."""
+    if debug:
+        sys.stderr.write("".join(traceback.format_exception(exc)))
+    click.echo(f"error: {internal_error(exc)}", err=True)
 
 
 pass_context = click.make_pass_decorator(CliContext, ensure=True)
@@ -149,7 +178,10 @@ def plan_options(command: Callable[..., Any]) -> Callable[..., Any]:
 
 @click.group(cls=ManagedLlmGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="managed-llm")
-def cli() -> None:
+@click.option(
+    "--debug", is_flag=True, help="On an unexpected error, also print the traceback (redacted like all output)."
+)
+def cli(debug: bool) -> None:
     """Give an Elasticsearch cluster its own managed LLM on your AWS account (Amazon Bedrock, US regions).
 
     One declarative file describes inference endpoints and role mappings; `plan` shows the diff,
@@ -224,6 +256,8 @@ def _for_each(targets: list[Target], work: Callable[[Target, IO[str]], Outcome])
     printed in file order, and a failing cluster is reported without hiding the others."""
     if len(targets) == 1:
         return [work(targets[0], sys.stdout)]
+    context = click.get_current_context(silent=True)  # thread-local: read here, not in the pool's threads
+    debug = bool(context is not None and context.find_root().params.get("debug"))
 
     def guarded(target: Target) -> Outcome:
         buffer = io.StringIO()
@@ -231,6 +265,11 @@ def _for_each(targets: list[Target], work: Callable[[Target, IO[str]], Outcome])
             outcome = work(target, buffer)
         except ManagedLlmError as exc:
             return Outcome(target.name, EXIT_ERROR, error=exc.message, output=buffer.getvalue())
+        except Exception as exc:
+            # A bug met in one cluster must not take the others down, nor print a traceback.
+            if debug:
+                sys.stderr.write("".join(traceback.format_exception(exc)))
+            return Outcome(target.name, EXIT_ERROR, error=internal_error(exc), output=buffer.getvalue())
         return dataclasses.replace(outcome, output=buffer.getvalue())
 
     with ThreadPoolExecutor(max_workers=min(MAX_PARALLEL_CLUSTERS, len(targets))) as pool:
@@ -238,10 +277,8 @@ def _for_each(targets: list[Target], work: Callable[[Target, IO[str]], Outcome])
 
 
 def _secrets(environ: Mapping[str, str]) -> list[str]:
-    """Every secret value in the environment, for masking in comments."""
-    return [
-        v for k, v in environ.items() if k.endswith(("_API_KEY", "_PASSWORD", "_SECRET_ACCESS_KEY", "_ACCESS_KEY_ID"))
-    ]
+    """Every secret value in the environment, for masking in comments (the output boundary masks them too)."""
+    return [v for k, v in environ.items() if redact.is_secret_variable(k)]
 
 
 def _finish(
@@ -669,13 +706,25 @@ def usage(
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Console-script entry point: click's standalone mode with exit code 2 reserved for plan."""
-    try:
-        code = cli.main(args=argv, prog_name="managed-llm", standalone_mode=False)
-    except click.ClickException as exc:
-        exc.show()
-        code = EXIT_ERROR
-    except click.Abort:
-        click.echo("aborted", err=True)
-        code = EXIT_ERROR
+    """Console-script entry point: click's standalone mode with exit code 2 reserved for plan.
+
+    Whatever escapes the commands ends as one redacted `error:` line and exit 1, never a traceback
+    (unless --debug asks for it).
+    """
+    args = sys.argv[1:] if argv is None else argv
+    with redact.redacted_output():
+        try:
+            code = cli.main(args=args, prog_name="managed-llm", standalone_mode=False)
+        except click.ClickException as exc:
+            exc.show()
+            code = EXIT_ERROR
+        except click.Abort:
+            click.echo("aborted", err=True)
+            code = EXIT_ERROR
+        except KeyboardInterrupt:
+            click.echo("error: interrupted", err=True)
+            code = EXIT_ERROR
+        except Exception as exc:
+            report_unexpected(exc, debug="--debug" in args)
+            code = EXIT_ERROR
     sys.exit(code if isinstance(code, int) else EXIT_OK)

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from pydantic import SecretStr
 
+from provisioning import redact
 from provisioning.errors import CredentialsError
 from provisioning.model import DesiredState
 
@@ -26,6 +27,10 @@ class BedrockCredentials:
     access_key_id: SecretStr
     secret_access_key: SecretStr
     source: str
+
+    def __post_init__(self) -> None:
+        # Wherever they were resolved from, these keys may now be echoed back by a server: never print them.
+        redact.register(*self.values())
 
     def values(self) -> tuple[str, str]:
         """The raw values, for redaction only."""

@@ -38,6 +38,7 @@ from provisioning.inference_stream import StreamError, StreamResult, collect
 from provisioning.kinds import inference_endpoints as endpoints
 from provisioning.kinds.inference_endpoints import EndpointSpec
 from provisioning.planner import ClusterState
+from provisioning.redact import redact
 
 RETRY_ON_STATUS = (429, 502, 503, 504)
 
@@ -353,7 +354,4 @@ def _short(text: str) -> str:
 
 
 def _redact(text: str, secrets: Sequence[str]) -> str:
-    for secret in secrets:
-        if secret:
-            text = text.replace(secret, "***")
-    return text
+    return redact(text, secrets)  # the shared redaction: every secret in play, not only this client's

@@ -88,7 +88,8 @@ class Bedrock(_Strict):
     def _us_region(cls, value: str) -> str:
         allowed = load_catalog().regions.allowed
         if value not in allowed:
-            raise ValueError(f"{value!r} is not an allowed Bedrock region; allowed: {', '.join(allowed)}")
+            # The value is not echoed: a secret pasted into the wrong field would end up in a PR comment.
+            raise ValueError(f"not an allowed Bedrock region; allowed: {', '.join(allowed)}")
         return value
 
 
@@ -336,20 +337,64 @@ _ENV_NAME = r"^[A-Za-z_][A-Za-z0-9_]*$"
 EnvName = Annotated[str, StringConstraints(pattern=_ENV_NAME)]
 
 
+ENV_NAMESPACE = "MANAGED_LLM_"
+# Each `<field>_env` of a cluster names exactly `MANAGED_LLM_<NAME>_<ROLE>`: the file chooses which cluster's
+# variables a cluster reads, never which variables. A pull request editing only the file therefore cannot
+# send a key to a URL it controls (`url_env: CI_COMMIT_TITLE`), print a token through an error
+# (`ca_certs_env: GITHUB_TOKEN`), or pair one cluster's key with another's URL.
+CLUSTER_ENV_ROLES: dict[str, str] = {
+    "url_env": "URL",
+    "api_key_env": "API_KEY",
+    "username_env": "USERNAME",
+    "password_env": "PASSWORD",
+    "ca_certs_env": "CA_CERTS",
+    "kibana_url_env": "KIBANA_URL",
+    "kibana_api_key_env": "KIBANA_API_KEY",
+    "kibana_username_env": "KIBANA_USERNAME",
+    "kibana_password_env": "KIBANA_PASSWORD",
+    "kibana_ca_certs_env": "KIBANA_CA_CERTS",
+}
+
+
+def cluster_env_prefix(name: str) -> str:
+    """The variables a cluster may read: `MANAGED_LLM_<NAME upper-cased, '-' as '_'>_`."""
+    return f"{ENV_NAMESPACE}{name.upper().replace('-', '_')}_"
+
+
 class Cluster(_Strict):
-    """One of several clusters the file applies to; its settings come from the environment variables named here."""
+    """One of several clusters the file applies to; its settings come from the environment variables named here,
+    each `MANAGED_LLM_<NAME>_<ROLE>` (e.g. MANAGED_LLM_PROD_US_API_KEY for cluster prod-us's api_key_env)."""
 
     name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]*$", max_length=64)
-    url_env: EnvName = Field(description="Variable holding this cluster's URL")
-    api_key_env: EnvName | None = None
-    username_env: EnvName | None = None
-    password_env: EnvName | None = None
-    ca_certs_env: EnvName | None = None
-    kibana_url_env: EnvName | None = None
-    kibana_api_key_env: EnvName | None = None
-    kibana_username_env: EnvName | None = None
-    kibana_password_env: EnvName | None = None
-    kibana_ca_certs_env: EnvName | None = None
+    url_env: EnvName = Field(description="MANAGED_LLM_<NAME>_URL: variable holding this cluster's URL")
+    api_key_env: EnvName | None = Field(default=None, description="MANAGED_LLM_<NAME>_API_KEY")
+    username_env: EnvName | None = Field(default=None, description="MANAGED_LLM_<NAME>_USERNAME")
+    password_env: EnvName | None = Field(default=None, description="MANAGED_LLM_<NAME>_PASSWORD")
+    ca_certs_env: EnvName | None = Field(default=None, description="MANAGED_LLM_<NAME>_CA_CERTS")
+    kibana_url_env: EnvName | None = Field(default=None, description="MANAGED_LLM_<NAME>_KIBANA_URL")
+    kibana_api_key_env: EnvName | None = Field(default=None, description="MANAGED_LLM_<NAME>_KIBANA_API_KEY")
+    kibana_username_env: EnvName | None = Field(default=None, description="MANAGED_LLM_<NAME>_KIBANA_USERNAME")
+    kibana_password_env: EnvName | None = Field(default=None, description="MANAGED_LLM_<NAME>_KIBANA_PASSWORD")
+    kibana_ca_certs_env: EnvName | None = Field(default=None, description="MANAGED_LLM_<NAME>_KIBANA_CA_CERTS")
+
+    @field_validator("name")
+    @classmethod
+    def _unambiguous_name(cls, value: str) -> str:
+        # `<a>-kibana` + `_URL` would read cluster <a>'s KIBANA_URL: names ending so are refused.
+        if value.replace("-", "_").endswith("_kibana"):
+            raise ValueError("a cluster name must not end in -kibana or _kibana (its variables would be another's)")
+        return value
+
+    @field_validator(*CLUSTER_ENV_ROLES, mode="after")
+    @classmethod
+    def _own_namespace(cls, value: str | None, info: ValidationInfo) -> str | None:
+        name = info.data.get("name")
+        if value is None or not isinstance(name, str) or info.field_name is None:
+            return value
+        expected = cluster_env_prefix(name) + CLUSTER_ENV_ROLES[info.field_name]
+        if value != expected:
+            raise ValueError(f"must be {expected}: a cluster reads only its own MANAGED_LLM_<NAME>_<ROLE> variables")
+        return value
 
     @model_validator(mode="after")
     def _one_auth(self) -> Cluster:
@@ -401,6 +446,7 @@ class DesiredState(_Strict):
     @classmethod
     def _unique_clusters(cls, value: list[Cluster]) -> list[Cluster]:
         _require_unique([c.name for c in value], "cluster name")
+        _require_unique([cluster_env_prefix(c.name) for c in value], "cluster variable prefix")
         return value
 
     @field_validator("prices")

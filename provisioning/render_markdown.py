@@ -2,8 +2,8 @@
 
 A summary line first, one table per kind, replaces and deletes in bold with a warning line, and the whole
 text cut to fit a comment (GitHub refuses bodies over 65,536 characters) with a note saying what was left
-out. Values are escaped for tables and any known secret is masked, although nothing rendered here
-carries one by construction.
+out. Values are escaped for tables and any known secret is masked (provisioning/redact.py), although
+nothing rendered here carries one by construction.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from collections.abc import Iterable, Sequence
 
 from provisioning.diff import Action, Change
 from provisioning.plan import Plan
+from provisioning.redact import redact
 from provisioning.usage import UsageReport
 from provisioning.verify import VerifyReport
 
@@ -37,10 +38,8 @@ def cell(value: object) -> str:
 
 
 def mask(text: str, secrets: Iterable[str]) -> str:
-    for secret in secrets:
-        if secret:
-            text = text.replace(secret, "***")
-    return text
+    """`text` through the shared redaction, with `secrets` known besides those registered process-wide."""
+    return redact(text, secrets)
 
 
 def fit(lines: Sequence[str], limit: int = COMMENT_LIMIT, what: str = "lines") -> str:

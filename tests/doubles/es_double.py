@@ -11,6 +11,7 @@ reference facts, and runs against a real cluster in live mode.
 from __future__ import annotations
 
 import base64
+import json
 import re
 import ssl
 import threading
@@ -52,12 +53,37 @@ class Fault:
 
 
 @dataclass
+class Echo:
+    method: str
+    path: re.Pattern[str]
+    mode: Literal["error", "warning"]
+
+
+def echoed(request: Request) -> str:
+    """Everything the client sent (headers, Authorization included, and body) as one header-safe line."""
+    sent = {"method": request.method, "path": request.path, "headers": dict(request.headers)}
+    return (
+        json.dumps({**sent, "body": request.body.decode("utf-8", "replace")})
+        .encode("latin-1", "replace")
+        .decode("latin-1")
+    )
+
+
+def warning_header(message: str) -> str:
+    """Elasticsearch's Warning header format: `299 Elasticsearch-<version> "<message>"` (server/src/main/java/
+    org/elasticsearch/common/logging/HeaderWarning.java), with `"` and `\\` escaped as it does."""
+    escaped = message.replace("\\", "\\\\").replace('"', '\\"')
+    return f'299 Elasticsearch-9.1.0 "{escaped}"'
+
+
+@dataclass
 class EsDouble:
     """A running double: `url`, `ca_path`, the `cluster` state, counters and fault injection."""
 
     server: StandinServer
     ca_path: Path
     faults: list[Fault] = field(default_factory=list)
+    echoes: list[Echo] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
@@ -97,7 +123,25 @@ class EsDouble:
         """
         self.faults.append(Fault(method, re.compile(path), outcome, times, after, skip))
 
+    def echo(self, method: str, path: str, mode: Literal["error", "warning"]) -> None:
+        """Deliberately hostile: requests matching (method, path regex) are echoed back whole, headers
+        (Authorization) and body (Bedrock keys) included, in a 400 error's reason ("error") or in a Warning
+        header on the normal answer ("warning"). Real Elasticsearch echoes parts of a request body in parse
+        errors (`x_content_parse_exception`, ElasticsearchException.generateFailureXContent in server/src/
+        main/java/org/elasticsearch/ElasticsearchException.java) and any text in Warning headers (HeaderWarning);
+        a misbehaving proxy or plugin could echo the rest. Output must show none of it."""
+        self.echoes.append(Echo(method, re.compile(path), mode))
+
     def _hook(self, request: Request) -> Response | Literal["reset"] | None:
+        for echo in self.echoes:
+            if echo.method == request.method and echo.path.search(request.path):
+                if echo.mode == "error":
+                    reason = f"failed to parse request {echoed(request)}"
+                    error = {"type": "x_content_parse_exception", "reason": reason}
+                    return Response(400, {"error": {"root_cause": [error], **error}, "status": 400})
+                response = self.cluster.handle(request)
+                response.headers["Warning"] = warning_header(f"request was {echoed(request)}")
+                return response
         with self._lock:
             for fault in self.faults:
                 if fault.remaining > 0 and fault.method == request.method and fault.path.search(request.path):

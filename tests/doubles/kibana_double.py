@@ -35,12 +35,22 @@ class KibanaDouble:
     delete_endpoint: Callable[[str], None]
     preconfigured: dict[str, dict[str, Any]] = field(default_factory=dict)
     saved: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # Deliberately hostile: answer every request with a Boom 400 whose message, and a Warning header, echo the
+    # request's headers (Authorization included). Kibana's Boom errors carry free text in `message`
+    # (@hapi/boom, wrapped by src/core/packages/http/router-server-internal/src/response.ts); no real Kibana
+    # echoes credentials, a proxy in front of it might.
+    echo: bool = False
 
     def load_kibana_yml(self, text: str) -> None:
         """Restart with this kibana.yml (only xpack.actions.preconfigured matters here)."""
         self.preconfigured = dict((yaml.safe_load(text) or {}).get("xpack.actions.preconfigured") or {})
 
     def handle(self, request: Request) -> Response:
+        if self.echo:
+            seen = json.dumps({"path": request.path, "headers": dict(request.headers)})
+            answer = boom(400, f"cannot handle {seen}")
+            answer.headers["Warning"] = f'199 kibana "{seen.replace(chr(34), chr(39))}"'
+            return answer
         if request.headers.get("authorization") != self.authorization:
             return boom(401, "[security_exception]: unable to authenticate user")
         if request.method != "GET" and "kbn-xsrf" not in request.headers:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import boto3
 import pytest
@@ -156,3 +157,160 @@ def test_secrets_echoed_by_the_server_are_redacted(run: Cli, double: EsDouble, t
     assert result.exit_code == 1
     assert "The security token *** is invalid" in result.stdout
     assert_no_secret(everything_printed(result), leaked)
+
+
+# ---------------------------------------------------------------------------- where a cluster's secrets go
+
+CI_TOKEN = "pul-ci-token-never-printed-31337"  # noqa: S105 (test fixture)
+
+
+@pytest.mark.parametrize(
+    ("cluster", "where", "expected"),
+    [
+        (
+            {"url_env": "CI_COMMIT_TITLE", "api_key_env": "MANAGED_LLM_PROD_API_KEY"},
+            "clusters[0].url_env",
+            "must be MANAGED_LLM_PROD_URL",
+        ),
+        (
+            {"url_env": "MANAGED_LLM_PROD_URL", "api_key_env": "ELASTICSEARCH_API_KEY"},
+            "clusters[0].api_key_env",
+            "must be MANAGED_LLM_PROD_API_KEY",
+        ),
+        (
+            {"url_env": "MANAGED_LLM_PROD_URL", "ca_certs_env": "PULUMI_ACCESS_TOKEN"},
+            "clusters[0].ca_certs_env",
+            "must be MANAGED_LLM_PROD_CA_CERTS",
+        ),
+        (
+            {"url_env": "MANAGED_LLM_PROD_URL", "ca_certs_env": "MANAGED_LLM_PROD_API_KEY"},
+            "clusters[0].ca_certs_env",
+            "must be MANAGED_LLM_PROD_CA_CERTS",
+        ),
+        (
+            {"url_env": "MANAGED_LLM_OTHER_URL", "api_key_env": "MANAGED_LLM_PROD_API_KEY"},
+            "clusters[0].url_env",
+            "must be MANAGED_LLM_PROD_URL",
+        ),
+    ],
+)
+def test_the_file_cannot_choose_where_a_secret_goes(
+    double: EsDouble, tmp_path: Path, cluster: dict[str, str], where: str, expected: str
+) -> None:
+    file = write_file(tmp_path, [endpoint("llm")], [], clusters=[{"name": "prod", **cluster}])
+    env = double.env() | {
+        "CI_COMMIT_TITLE": double.url,
+        "PULUMI_ACCESS_TOKEN": CI_TOKEN,
+        "MANAGED_LLM_PROD_URL": double.url,
+        "MANAGED_LLM_OTHER_URL": double.url,
+        "MANAGED_LLM_PROD_API_KEY": encoded_api_key("admin"),
+    }
+    for command in (["validate"], ["plan"], ["plan", "-o", "markdown"]):
+        result = Cli(env)(*command, "-f", str(file))
+        assert result.exit_code == 1
+        assert result.stderr.startswith(f"error: {file}:"), result.stderr
+        assert f"{where}: {expected}: a cluster reads only its own MANAGED_LLM_<NAME>_<ROLE> variables" in result.stderr
+        assert_no_secret(everything_printed(result), CI_TOKEN, encoded_api_key("admin"))
+    assert double.requests == []
+
+
+def test_cluster_names_cannot_share_variables(tmp_path: Path, double: EsDouble) -> None:
+    twins = [
+        {"name": "prod-us", "url_env": "MANAGED_LLM_PROD_US_URL"},
+        {"name": "prod_us", "url_env": "MANAGED_LLM_PROD_US_URL"},
+    ]
+    result = Cli(double.env())("validate", "-f", str(write_file(tmp_path, [], [], clusters=twins)))
+    assert result.exit_code == 1
+    assert "duplicate cluster variable prefix 'MANAGED_LLM_PROD_US_'" in result.stderr
+    shadow = [{"name": "prod-kibana", "url_env": "MANAGED_LLM_PROD_KIBANA_URL"}]
+    result = Cli(double.env())("validate", "-f", str(write_file(tmp_path, [], [], clusters=shadow)))
+    assert result.exit_code == 1
+    assert "must not end in -kibana" in result.stderr
+
+
+def test_a_value_that_fails_validation_is_not_echoed(double: EsDouble, tmp_path: Path) -> None:
+    pasted = "wJalrXUtnFEMI-pasted-into-region-0123"
+    file = write_file(tmp_path, [], [], bedrock={"region": pasted})
+    result = Cli(double.env())("validate", "-f", str(file))
+    assert result.exit_code == 1
+    assert "bedrock.region: not an allowed Bedrock region" in result.stderr
+    assert pasted not in result.output
+
+
+# ---------------------------------------------------------------------------- unexpected errors
+
+
+def boom(secret: str) -> Any:
+    def raiser(*_: object, **__: object) -> Any:
+        raise RuntimeError(f"unexpected state while holding {secret}")
+
+    return raiser
+
+
+def test_an_unexpected_exception_is_one_redacted_line(
+    run: Cli, double: EsDouble, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    secret = BEDROCK_ENV["BEDROCK_SECRET_ACCESS_KEY"]
+    monkeypatch.setattr("provisioning.cli.make_plan", boom(secret))
+    file = write_file(tmp_path, [endpoint("llm")], [])
+    result = run("plan", "-f", str(file))
+    assert result.exit_code == 1
+    assert result.stderr == (
+        "error: internal error: RuntimeError: unexpected state while holding ***; run with --debug for details\n"
+    )
+    debug = run("--debug", "plan", "-f", str(file))
+    assert debug.exit_code == 1
+    assert "Traceback (most recent call last)" in debug.stderr
+    assert debug.stderr.endswith("run with --debug for details\n")
+    assert_no_secret(everything_printed(result, debug), secret)
+
+
+def test_an_unexpected_exception_in_one_cluster_does_not_stop_the_others(
+    double: EsDouble, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import provisioning.cli
+
+    real = provisioning.cli.make_plan
+
+    def flaky(desired: Any, client: Any, options: Any, target: str, **kw: Any) -> Any:
+        if client.settings.url.endswith("/broken"):
+            raise KeyError("a bug")
+        return real(desired, client, options, target, **kw)
+
+    monkeypatch.setattr("provisioning.cli.make_plan", flaky)
+    clusters = [
+        {
+            "name": n,
+            "url_env": f"MANAGED_LLM_{n.upper()}_URL",
+            "api_key_env": f"MANAGED_LLM_{n.upper()}_API_KEY",
+            "ca_certs_env": f"MANAGED_LLM_{n.upper()}_CA_CERTS",
+        }
+        for n in ("a", "b")
+    ]
+    file = write_file(tmp_path, [endpoint("llm")], [], clusters=clusters)
+    env = {
+        "MANAGED_LLM_A_URL": double.url,
+        "MANAGED_LLM_B_URL": double.url + "/broken",
+        "MANAGED_LLM_A_API_KEY": encoded_api_key("admin"),
+        "MANAGED_LLM_B_API_KEY": encoded_api_key("admin"),
+        "MANAGED_LLM_A_CA_CERTS": str(double.ca_path),
+        "MANAGED_LLM_B_CA_CERTS": str(double.ca_path),
+        **BEDROCK_ENV,
+    }
+    result = Cli(env)("apply", "-f", str(file))
+    assert result.exit_code == 1
+    assert "error: internal error: KeyError: 'a bug'; run with --debug for details" in result.stdout
+    assert "Clusters: a exit 0, b exit 1 (error); exit 1." in result.stdout
+    assert "Traceback" not in result.output
+    assert "llm" in double.cluster.endpoints
+
+
+def test_an_interrupt_outside_apply_is_one_line(
+    run: Cli, double: EsDouble, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def interrupted(*_: object, **__: object) -> Any:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("provisioning.cli.make_plan", interrupted)
+    result = run("plan", "-f", str(write_file(tmp_path, [endpoint("llm")], [])))
+    assert (result.exit_code, result.stderr) == (1, "error: interrupted\n")

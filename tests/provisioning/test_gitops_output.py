@@ -136,7 +136,12 @@ def closed_port() -> int:
 
 def fleet_file(tmp_path: Path, names: list[str]) -> Path:
     clusters = [
-        {"name": n, "url_env": f"{n.upper()}_URL", "api_key_env": f"{n.upper()}_KEY", "ca_certs_env": "FLEET_CA"}
+        {
+            "name": n,
+            "url_env": f"MANAGED_LLM_{n.upper()}_URL",
+            "api_key_env": f"MANAGED_LLM_{n.upper()}_API_KEY",
+            "ca_certs_env": f"MANAGED_LLM_{n.upper()}_CA_CERTS",
+        }
         for n in names
     ]
     return write_file(tmp_path, [endpoint("llm")], [mapping("llm-users")], clusters=clusters)
@@ -144,15 +149,20 @@ def fleet_file(tmp_path: Path, names: list[str]) -> Path:
 
 def fleet_env(double: EsDouble, second: EsDouble, broken_port: int | None = None) -> dict[str, str]:
     env = {
-        "US_URL": double.url,
-        "US_KEY": encoded_api_key("admin"),
-        "EU_URL": second.url,
-        "EU_KEY": encoded_api_key("admin"),
-        "FLEET_CA": str(double.ca_path),
+        "MANAGED_LLM_US_URL": double.url,
+        "MANAGED_LLM_US_API_KEY": encoded_api_key("admin"),
+        "MANAGED_LLM_US_CA_CERTS": str(double.ca_path),
+        "MANAGED_LLM_EU_URL": second.url,
+        "MANAGED_LLM_EU_API_KEY": encoded_api_key("admin"),
+        "MANAGED_LLM_EU_CA_CERTS": str(double.ca_path),
         **BEDROCK_ENV,
     }
     if broken_port is not None:
-        env |= {"DOWN_URL": f"https://127.0.0.1:{broken_port}", "DOWN_KEY": encoded_api_key("admin")}
+        env |= {
+            "MANAGED_LLM_DOWN_URL": f"https://127.0.0.1:{broken_port}",
+            "MANAGED_LLM_DOWN_API_KEY": encoded_api_key("admin"),
+            "MANAGED_LLM_DOWN_CA_CERTS": str(double.ca_path),
+        }
     return env
 
 
@@ -216,7 +226,7 @@ def test_a_cluster_whose_variables_are_missing_is_an_error_of_that_cluster_only(
     double: EsDouble, second: EsDouble, tmp_path: Path
 ) -> None:
     env = fleet_env(double, second)
-    env.pop("EU_URL")
+    env.pop("MANAGED_LLM_EU_URL")
     result = Cli(env)("plan", "-f", str(fleet_file(tmp_path, ["us", "eu"])))
     assert result.exit_code == 1
     assert "error: no Elasticsearch URL: set ELASTICSEARCH_URL or pass --es-url" in result.stdout
