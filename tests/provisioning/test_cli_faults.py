@@ -112,7 +112,9 @@ def test_unreachable_cluster_is_one_line(run: Cli, double: EsDouble, file: Path)
         port = probe.getsockname()[1]
     result = run("plan", "-f", str(file), "--es-url", f"https://127.0.0.1:{port}")
     assert result.exit_code == 1
-    assert result.stderr == f"error: read cluster version: cannot reach https://127.0.0.1:{port}: connection refused\n"
+    assert result.stderr == (
+        f"error: read cluster version: cannot reach https://127.0.0.1:{port}: connection refused (after 4 attempts)\n"
+    )
 
 
 def test_tls_is_verified_and_the_error_says_what_to_set(double: EsDouble, file: Path) -> None:
