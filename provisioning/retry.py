@@ -35,18 +35,21 @@ class Verdict:
 
 
 class GaveUp(Exception):
-    """The call failed: `last` is the final attempt's error; `attempts` and `why` say how it ended."""
+    """The call failed: `last` is the final attempt's error; `bound` is set when the deadline ended it."""
 
-    def __init__(self, last: Exception, attempts: int, why: str) -> None:
-        super().__init__(why)
+    def __init__(self, last: Exception, attempts: int, bound: float | None = None) -> None:
+        super().__init__(f"{attempts} attempts")
         self.last = last
         self.attempts = attempts
-        self.why = why
+        self.bound = bound
 
     @property
     def suffix(self) -> str:
-        """Text appended to the final error when the call was retried (empty when it was not)."""
-        return f" ({self.why})" if self.attempts > 1 else ""
+        """Text appended to the final error when the call was retried or cut by the bound (else empty)."""
+        parts = [f"after {self.attempts} attempts"] if self.attempts > 1 else []
+        if self.bound is not None:
+            parts.append(f"gave up at the {self.bound:g} s bound (--timeout)")
+        return f" ({'; '.join(parts)})" if parts else ""
 
 
 @dataclass(frozen=True)
@@ -95,12 +98,10 @@ class RetryPolicy:
             except catch as exc:
                 verdict = judge(exc)
                 if not verdict.retry or attempts > self.max_retries:
-                    raise GaveUp(exc, attempts, f"after {attempts} attempts") from None
+                    raise GaveUp(exc, attempts) from None
                 wait = self.wait_before(attempts - 1, verdict)
                 if self.clock() + wait >= deadline:
-                    raise GaveUp(
-                        exc, attempts, f"after {attempts} attempts; gave up at the {total:g} s bound (--timeout)"
-                    ) from None
+                    raise GaveUp(exc, attempts, bound=total) from None
                 self.sleep(wait)
 
     def retry_after(self, header: str | None) -> float | None:
