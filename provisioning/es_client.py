@@ -14,6 +14,7 @@ Every answer the CLI reads is checked for shape here: a surprise is one ClusterE
 
 from __future__ import annotations
 
+import base64
 import logging
 import threading
 import warnings
@@ -76,7 +77,10 @@ class EsClient:
         if self.settings.api_key is not None:
             auth["api_key"] = self.settings.api_key.get_secret_value()
         elif self.settings.username is not None and self.settings.password is not None:
-            auth["basic_auth"] = (self.settings.username, self.settings.password.get_secret_value())
+            # Encoded here as UTF-8 (what Elasticsearch decodes: UsernamePasswordToken); the client's own
+            # encoding of a (user, password) tuple is ASCII and fails on any other character.
+            pair = f"{self.settings.username}:{self.settings.password.get_secret_value()}"
+            auth["basic_auth"] = base64.b64encode(pair.encode("utf-8")).decode("ascii")
         tls: dict[str, Any] = {}
         # ConnectionSettings refuses a CA file with an http URL and lower-cases the scheme.
         if self.settings.ca_certs is not None:
