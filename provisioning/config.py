@@ -10,12 +10,12 @@ from __future__ import annotations
 import ipaddress
 import json
 import re
+import urllib.request
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
-from urllib.request import proxy_bypass_environment
 
 import yaml
 from pydantic import SecretStr, ValidationError
@@ -291,7 +291,9 @@ def _proxy_applies(environ: Mapping[str, str], host: str) -> bool:
     if not any(v.strip() for v in proxies.values()):
         return False
     no_proxy = environ.get("NO_PROXY", environ.get("no_proxy", ""))
-    return not proxy_bypass_environment(host, {"no": no_proxy})
+    # Undocumented in typeshed but stable since Python 3.0: the NO_PROXY matching every HTTP library copies.
+    bypass: bool = getattr(urllib.request, "proxy_bypass_environment")(host, {"no": no_proxy})  # noqa: B009
+    return not bypass
 
 
 def load_stack_outputs(path: str | Path) -> StackOutputs:
