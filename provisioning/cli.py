@@ -53,6 +53,7 @@ from provisioning.render import (
     verify_text,
 )
 from provisioning.render_markdown import cell, plan_markdown, usage_markdown, verify_markdown
+from provisioning.retry import DEFAULT_TIMEOUT
 from provisioning.rotate import rotate
 from provisioning.sandbox import run_sandbox
 from provisioning.smoke import MAX_LOG_EVENTS, LogCheck, SmokeReport, Verdict, new_canary, run_smoke
@@ -74,15 +75,44 @@ class CliContext:
     # How often smoke --check-logs polls CloudWatch Logs.
     poll_interval: float = 5.0
     connect_kibana: Callable[[ConnectionSettings], KibanaClient] = KibanaClient
+    # Set by --timeout and --allow-http on the commands that talk to a cluster.
+    timeout: float = DEFAULT_TIMEOUT
+    allow_http: bool = False
 
     def kibana(self, desired: DesiredState) -> KibanaClient | None:
         """Kibana's connector list is read only when the file has a kibana section."""
         if desired.kibana is None:
             return None
-        return self.connect_kibana(kibana_settings(self.environ))
+        return self.connect_kibana(
+            _warn_about(kibana_settings(self.environ, timeout=self.timeout, allow_http=self.allow_http), "KIBANA")
+        )
+
+    def settings(self, es_url: str | None) -> ConnectionSettings:
+        """Elasticsearch connection settings from this context's environment and transport options."""
+        settings = ConnectionSettings.from_environment(
+            self.environ, es_url, timeout=self.timeout, allow_http=self.allow_http
+        )
+        return _warn_about(settings, "ELASTICSEARCH")
 
     def credentials(self, desired: DesiredState) -> Callable[[], BedrockCredentials]:
         return lambda: resolve(desired, self.environ, self.read_secret)
+
+
+def _warn_about(settings: ConnectionSettings, prefix: str) -> ConnectionSettings:
+    """One stderr line for a transport choice the user should see: clear text, an unused proxy."""
+    if settings.cleartext:
+        click.echo(
+            f"warning: {prefix}_URL is plain http:// to {settings.display_url} (--allow-http): "
+            "credentials cross the network in clear text",
+            err=True,
+        )
+    if settings.proxy_ignored:
+        click.echo(
+            f"warning: a proxy is set in the environment (HTTPS_PROXY/HTTP_PROXY) but managed-llm does not use "
+            f"proxies: connecting to {settings.display_url} directly",
+            err=True,
+        )
+    return settings
 
 
 class ManagedLlmGroup(click.Group):
@@ -167,13 +197,50 @@ force_option = click.option(
 )
 
 
+def _store(name: str) -> Callable[[click.Context, click.Parameter, Any], Any]:
+    """Keep a transport option on the CliContext, so commands need no extra parameter for it."""
+
+    def callback(ctx: click.Context, _param: click.Parameter, value: Any) -> Any:
+        setattr(ctx.ensure_object(CliContext), name, value)
+        return value
+
+    return callback
+
+
+timeout_option = click.option(
+    "--timeout",
+    type=click.FloatRange(1, 3600),
+    default=DEFAULT_TIMEOUT,
+    show_default=True,
+    envvar="MANAGED_LLM_TIMEOUT",
+    expose_value=False,
+    callback=_store("timeout"),
+    help="Seconds one request to Elasticsearch or Kibana may take in all, retries and their waits included "
+    "(429/502/503/504 and dropped connections are retried with jittered exponential backoff, honouring "
+    "Retry-After). Also $MANAGED_LLM_TIMEOUT.",
+)
+allow_http_option = click.option(
+    "--allow-http",
+    is_flag=True,
+    expose_value=False,
+    callback=_store("allow_http"),
+    help="Accept a plain http:// URL to a host other than loopback (credentials then cross the network "
+    "in clear text; a warning is printed).",
+)
+
+
+def transport_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """--timeout and --allow-http, on every command that talks to a cluster."""
+    return timeout_option(allow_http_option(command))
+
+
 def plan_options(command: Callable[..., Any]) -> Callable[..., Any]:
     """The options plan and apply share, in the order --help lists them."""
     for option in reversed(
         (file_option, markdown_output_option, es_url_option, prune_option, adopt_option, force_option)
     ):
         command = option(command)
-    return command
+    return transport_options(command)
 
 
 @click.group(cls=ManagedLlmGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -208,7 +275,7 @@ def _read_and_plan(
     context: CliContext, desired: DesiredState, es_url: str | None, options: PlanOptions
 ) -> tuple[EsClient, Plan]:
     """Connect, read the cluster (version, then once per kind, then Kibana's connectors), diff."""
-    settings = ConnectionSettings.from_environment(context.environ, es_url)
+    settings = context.settings(es_url)
     kibana = context.kibana(desired)
     client = context.connect(settings)
     try:
@@ -517,7 +584,7 @@ def _connect(
     targets = _targets(context, desired, cluster, es_url)
     if len(targets) > 1:
         raise ConfigError(f"the file declares {len(targets)} clusters: choose one with --cluster NAME")
-    settings = ConnectionSettings.from_environment(targets[0].context.environ, es_url)
+    settings = targets[0].context.settings(es_url)
     return settings, context.connect(settings)
 
 
@@ -527,6 +594,7 @@ def _connect(
 @markdown_output_option
 @es_url_option
 @cluster_option
+@transport_options
 @pass_context
 def verify(
     context: CliContext, file_: Path, stack_outputs: Path | None, output: str, es_url: str | None, cluster: str | None
@@ -568,6 +636,7 @@ def verify(
     show_default=True,
     help="Seconds to wait for log records.",
 )
+@transport_options
 @pass_context
 def smoke(
     context: CliContext,
@@ -628,6 +697,7 @@ def smoke(
 @output_option
 @es_url_option
 @cluster_option
+@transport_options
 @pass_context
 def rotate_credentials(
     context: CliContext, file_: Path, stack_outputs: Path | None, output: str, es_url: str | None, cluster: str | None

@@ -42,14 +42,26 @@ def encoded_api_key(caller: str) -> str:
     return base64.b64encode(f"{caller}:{API_KEY_SECRET}".encode()).decode()
 
 
+@dataclass(frozen=True)
+class RawAnswer:
+    """A body sent as is with HTTP 200 (or `status`): deliberately malformed answers that no
+    Elasticsearch version sends (empty, HTML, wrong JSON shapes), to prove the client refuses them
+    with one line. Not modelled on any upstream source, on purpose."""
+
+    body: bytes
+    content_type: str = "application/json"
+    status: int = 200
+
+
 @dataclass
 class Fault:
     method: str
     path: re.Pattern[str]
-    outcome: int | Literal["reset"]
+    outcome: int | Literal["reset"] | RawAnswer
     remaining: int
     after: bool = False
     skip: int = 0
+    retry_after: str | None = None
 
 
 @dataclass
@@ -109,19 +121,27 @@ class EsDouble:
         self,
         method: str,
         path: str,
-        outcome: int | Literal["reset"],
+        outcome: int | Literal["reset"] | RawAnswer,
         times: int = 1,
         *,
         after: bool = False,
         skip: int = 0,
+        retry_after: str | None = None,
     ) -> None:
         """The next `times` requests matching (method, path regex) get `outcome` instead of an answer.
 
         With `after`, the request is processed first and only the answer is lost (a proxy's 502 after
         the write happened), the case where a retried create finds its own endpoint. The first `skip`
-        matching requests pass untouched.
+        matching requests pass untouched. `retry_after` adds a `Retry-After` header (seconds or an HTTP
+        date, RFC 9110 §10.2.3): Elasticsearch's own 429 (EsRejectedExecutionException, mapped to
+        RestStatus.TOO_MANY_REQUESTS in ExceptionsHelper.status) carries none, but the proxies and load
+        balancers in front of clusters (Elastic Cloud's included) send it with 429/503.
         """
-        self.faults.append(Fault(method, re.compile(path), outcome, times, after, skip))
+        self.faults.append(Fault(method, re.compile(path), outcome, times, after, skip, retry_after))
+
+    def answer(self, method: str, path: str, body: bytes, content_type: str = "application/json") -> None:
+        """Every request matching (method, path regex) gets `body` as is with HTTP 200 (see RawAnswer)."""
+        self.fail(method, path, RawAnswer(body, content_type), times=1_000_000)
 
     def echo(self, method: str, path: str, mode: Literal["error", "warning"]) -> None:
         """Deliberately hostile: requests matching (method, path regex) are echoed back whole, headers
@@ -153,7 +173,13 @@ class EsDouble:
                         self.cluster.handle(request)
                     if fault.outcome == "reset":
                         return "reset"
-                    return _error_response(fault.outcome)
+                    if isinstance(fault.outcome, RawAnswer):
+                        raw = fault.outcome
+                        return Response(raw.status, raw=raw.body, content_type=raw.content_type)
+                    response = _error_response(fault.outcome)
+                    if fault.retry_after is not None:
+                        response.headers["Retry-After"] = fault.retry_after
+                    return response
         return None
 
     # ---------------------------------------------------------------- counters

@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+import itertools
 import re
+import socket
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from email.utils import formatdate
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner, Result
 
-from tests.conftest import V1, Cli, endpoint, mapping, write_file
+from provisioning.cli import CliContext, cli
+from provisioning.es_client import EsClient
+from provisioning.retry import RetryPolicy
+from tests.conftest import BEDROCK_ENV, V1, Cli, endpoint, mapping, write_file
 from tests.doubles.es_double import EsDouble
 
 pytestmark = pytest.mark.double_only
@@ -112,7 +121,9 @@ def test_unreachable_cluster_is_one_line(run: Cli, double: EsDouble, file: Path)
         port = probe.getsockname()[1]
     result = run("plan", "-f", str(file), "--es-url", f"https://127.0.0.1:{port}")
     assert result.exit_code == 1
-    assert result.stderr == f"error: read cluster version: cannot reach https://127.0.0.1:{port}: connection refused\n"
+    assert result.stderr == (
+        f"error: read cluster version: cannot reach https://127.0.0.1:{port}: connection refused (after 4 attempts)\n"
+    )
 
 
 def test_tls_is_verified_and_the_error_says_what_to_set(double: EsDouble, file: Path) -> None:
@@ -179,3 +190,135 @@ def test_a_secret_in_a_non_json_error_body_is_redacted_before_it_is_shortened() 
     error = _api_error("create inference endpoint e", ApiError("bad gateway", meta, body), [secret], "https://h:1")
     assert secret[:6] not in error.message
     assert error.message.endswith("...")
+
+
+# ---------------------------------------------------------------- backoff, Retry-After and the bound
+
+
+@dataclass
+class FakeTime:
+    """A clock that moves only when the code under test sleeps, and a jitter that records its range."""
+
+    now: float = 1_000.0
+    sleeps: list[float] = field(default_factory=list)
+    ranges: list[tuple[float, float]] = field(default_factory=list)
+    fractions: Iterator[float] = field(default_factory=lambda: itertools.cycle((0.9, 0.3, 0.7, 0.1)))
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+    def uniform(self, low: float, high: float) -> float:
+        self.ranges.append((low, high))
+        return low + (high - low) * next(self.fractions)
+
+    def policy(self, **overrides: float) -> RetryPolicy:
+        return RetryPolicy(
+            sleep=self.sleep,
+            clock=lambda: self.now,
+            wall_clock=lambda: self.now,
+            uniform=self.uniform,
+            **overrides,  # type: ignore[arg-type]
+        )
+
+
+def faked(double: EsDouble, clock: FakeTime, **overrides: float) -> Callable[..., Result]:
+    def run(*args: str) -> Result:
+        context = CliContext(
+            environ=double.env(**BEDROCK_ENV), connect=lambda s: EsClient(s, retry=clock.policy(**overrides))
+        )
+        return CliRunner().invoke(cli, list(args), obj=context, catch_exceptions=False)
+
+    return run
+
+
+def test_retry_waits_grow_exponentially_with_full_jitter(double: EsDouble, file: Path) -> None:
+    clock = FakeTime()
+    double.fail("GET", r"^/_inference$", 503, times=4)
+    result = faked(double, clock)("plan", "-f", str(file))
+    assert result.exit_code == 2, result.output
+    assert double.count("GET", r"^/_inference$") == 5
+    assert clock.ranges == [(0.0, 0.5), (0.0, 1.0), (0.0, 2.0), (0.0, 4.0)]  # base 0.5 s, doubling, from 0
+    assert clock.sleeps == pytest.approx([0.45, 0.3, 1.4, 0.4])  # a random point of each range
+
+
+def test_backoff_is_capped(double: EsDouble, file: Path) -> None:
+    clock = FakeTime()
+    double.fail("GET", r"^/_inference$", 429, times=4)
+    assert faked(double, clock, backoff_cap=1.5)("plan", "-f", str(file)).exit_code == 2
+    assert [high for _, high in clock.ranges] == [0.5, 1.0, 1.5, 1.5]
+
+
+@pytest.mark.parametrize(
+    ("header", "waited"),
+    [("7", 7.0), ("0", 0.0), ("3600", 30.0)],  # seconds; a server asking for an hour gets the 30 s cap
+)
+def test_retry_after_in_seconds_is_honoured(double: EsDouble, file: Path, header: str, waited: float) -> None:
+    clock = FakeTime()
+    double.fail("GET", r"^/_security/role_mapping$", 429, times=2, retry_after=header)
+    assert faked(double, clock)("plan", "-f", str(file)).exit_code == 2
+    assert clock.sleeps == [waited, waited]
+    assert clock.ranges == []  # no backoff drawn: the server said how long
+
+
+def test_retry_after_as_an_http_date_is_honoured(double: EsDouble, file: Path) -> None:
+    clock = FakeTime(now=1_700_000_000.0)
+    double.fail("PUT", r"/llm-a$", 503, retry_after=formatdate(1_700_000_012, usegmt=True))
+    assert faked(double, clock)("apply", "-f", str(file), "--concurrency", "1").exit_code == 0
+    assert clock.sleeps == [12.0]
+
+
+def test_the_total_time_of_one_call_is_bounded(double: EsDouble, file: Path) -> None:
+    clock = FakeTime()
+    double.fail("GET", r"^/$", 503, times=100, retry_after="25")
+    result = faked(double, clock, max_retries=100)("plan", "-f", str(file), "--timeout", "60")
+    assert result.exit_code == 1
+    assert clock.sleeps == [25.0, 25.0]  # a third wait would end past the 60 s bound: give up instead
+    assert result.stderr == (
+        "error: read cluster version: HTTP 503 unavailable_shards_exception: service unavailable "
+        "(after 3 attempts; gave up at the 60 s bound (--timeout))\n"
+    )
+
+
+def test_the_bound_comes_from_the_environment_too(double: EsDouble, file: Path) -> None:
+    clock = FakeTime()
+    double.fail("GET", r"^/$", 503, times=100)
+    context = CliContext(
+        environ=double.env(MANAGED_LLM_TIMEOUT="2"), connect=lambda s: EsClient(s, retry=clock.policy(max_retries=100))
+    )
+    result = CliRunner().invoke(cli, ["plan", "-f", str(file)], obj=context, env={"MANAGED_LLM_TIMEOUT": "2"})
+    assert result.exit_code == 1
+    assert sum(clock.sleeps) < 2
+    assert "gave up at the 2 s bound" in result.stderr
+
+
+def test_a_server_that_never_answers_is_given_up_on_at_the_bound(file: Path, authority: object) -> None:
+    """A listening socket that never accepts: each attempt times out; --timeout 1 ends it (real clock)."""
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(16)
+        port = silent.getsockname()[1]
+        env = {"ELASTICSEARCH_URL": f"https://127.0.0.1:{port}", "ELASTICSEARCH_API_KEY": "a2V5"}
+        context = CliContext(environ=env)  # the real client and policy: only --timeout is set
+        result = CliRunner().invoke(cli, ["plan", "-f", str(file), "--timeout", "1"], obj=context)
+    assert result.exit_code == 1
+    assert result.stderr.startswith(f"error: read cluster version: timed out talking to https://127.0.0.1:{port}")
+    assert result.stderr.endswith("gave up at the 1 s bound (--timeout))\n")
+
+
+def test_a_write_that_timed_out_is_not_retried() -> None:
+    from elasticsearch import ConnectionTimeout
+
+    from provisioning.es_client import _judge
+
+    timed_out = ConnectionTimeout("timed out")
+    assert _judge(timed_out, write=True, retry_after=lambda _: None).retry is False
+    assert _judge(timed_out, write=False, retry_after=lambda _: None).retry is True
+
+
+def test_help_states_the_bound() -> None:
+    for command in ("plan", "apply", "verify", "smoke", "rotate-credentials"):
+        text = " ".join(CliRunner().invoke(cli, [command, "--help"]).output.split())
+        assert "--timeout FLOAT RANGE Seconds one request to Elasticsearch or Kibana may take in all" in text
+        assert "[default: 120" in text
+        assert "--allow-http" in text

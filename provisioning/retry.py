@@ -1,0 +1,124 @@
+"""One retry policy for every HTTP call the CLI makes (Elasticsearch and Kibana): backoff, Retry-After, a bound.
+
+Neither library does this for us: elastic-transport sleeps only after connection errors (a 429 or 503
+is retried at once) and ignores `Retry-After`; urllib3's `Retry` honours `Retry-After` but its backoff
+has no jitter by default and it cannot bound the total time of a call that times out repeatedly. So
+both clients disable their library's retries and run each logical call through `RetryPolicy.run`:
+exponential backoff with full jitter (AWS Architecture Blog, "Exponential Backoff And Jitter"),
+`Retry-After` (seconds or an HTTP date, RFC 9110 §10.2.3) honoured up to a cap, and the whole call,
+every attempt and every wait, kept under one deadline. Clock, sleep and randomness are injectable so
+tests can assert the waits without waiting.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
+from typing import TypeVar
+
+T = TypeVar("T")
+
+RETRY_ON_STATUS = frozenset({429, 502, 503, 504})
+# The bound on one logical call (all attempts and waits), unless --timeout says otherwise.
+DEFAULT_TIMEOUT = 120.0
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What a failed attempt means: retry it or not, and how long the server asked us to wait."""
+
+    retry: bool
+    retry_after: float | None = None
+
+
+class GaveUp(Exception):
+    """The call failed: `last` is the final attempt's error; `bound` is set when the deadline ended it."""
+
+    def __init__(self, last: Exception, attempts: int, bound: float | None = None) -> None:
+        super().__init__(f"{attempts} attempts")
+        self.last = last
+        self.attempts = attempts
+        self.bound = bound
+
+    @property
+    def suffix(self) -> str:
+        """Text appended to the final error when the call was retried or cut by the bound (else empty)."""
+        parts = [f"after {self.attempts} attempts"] if self.attempts > 1 else []
+        if self.bound is not None:
+            parts.append(f"gave up at the {self.bound:g} s bound (--timeout)")
+        return f" ({'; '.join(parts)})" if parts else ""
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Attempts, backoff and per-attempt timeouts; `run` adds the total bound for one call."""
+
+    max_retries: int = 4
+    backoff_base: float = 0.5
+    backoff_cap: float = 8.0
+    read_timeout: float = 30.0
+    write_timeout: float = 150.0
+    # A server asking for minutes is waited on for at most this long per retry (and never past the bound).
+    retry_after_cap: float = 30.0
+    sleep: Callable[[float], None] = time.sleep
+    clock: Callable[[], float] = time.monotonic
+    wall_clock: Callable[[], float] = time.time
+    uniform: Callable[[float, float], float] = random.uniform
+
+    def backoff(self, retry: int) -> float:
+        """Full jitter: uniform in [0, min(cap, base * 2**retry)] before retry number `retry` (0-based)."""
+        return self.uniform(0.0, min(self.backoff_cap, self.backoff_base * 2**retry))
+
+    def wait_before(self, retry: int, verdict: Verdict) -> float:
+        if verdict.retry_after is not None:
+            return min(max(verdict.retry_after, 0.0), self.retry_after_cap)
+        return self.backoff(retry)
+
+    def run(
+        self,
+        total: float,
+        attempt: Callable[[float], T],
+        judge: Callable[[Exception], Verdict],
+        catch: tuple[type[Exception], ...],
+    ) -> T:
+        """Call `attempt(seconds_left)` until it returns, `judge` says no retry, or `total` seconds are spent.
+
+        Only `catch` exceptions are judged (others go up unchanged); a call that ends in one of them
+        raises GaveUp carrying the last error.
+        """
+        deadline = self.clock() + total
+        attempts = 0
+        while True:
+            attempts += 1
+            try:
+                return attempt(max(deadline - self.clock(), 0.001))
+            except catch as exc:
+                verdict = judge(exc)
+                if not verdict.retry or attempts > self.max_retries:
+                    raise GaveUp(exc, attempts) from None
+                wait = self.wait_before(attempts - 1, verdict)
+                if self.clock() + wait >= deadline:
+                    raise GaveUp(exc, attempts, bound=total) from None
+                self.sleep(wait)
+
+    def retry_after(self, header: str | None) -> float | None:
+        """`Retry-After` in seconds: delta-seconds or an HTTP date; None when absent or unreadable."""
+        return parse_retry_after(header, self.wall_clock())
+
+
+def parse_retry_after(header: str | None, now: float) -> float | None:
+    if not header:
+        return None
+    value = header.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        return None
+    return max(0.0, when.timestamp() - now)
