@@ -78,6 +78,7 @@ class Cli:
             connect=fast_connect,
             read_secret=self.read_secret,
             poll_interval=0.05,
+            lock_settle=0.0,
         )
         return self.runner.invoke(cli, list(args), obj=context, catch_exceptions=False)
 
