@@ -192,6 +192,7 @@ def apply_plan(
         on_lost=lambda: stop.set("the loss of the apply lock"),
     )
     record: tuple[frozenset[str], frozenset[str]] | None = None
+    released = False
     try:
         run = _Run(plan, cluster, keys, progress or _Silent(), stop)
         results = run.phase([c for c in plan.writes if c.action is not Action.DELETE], concurrency)
@@ -205,14 +206,14 @@ def apply_plan(
         existing = {str(b.get("inference_id")) for b in state.endpoints}
         final_confirmed, final_pending = (frozenset(ids & existing) for ids in record)
         lock.release(final_confirmed, final_pending)
-    except BaseException:
-        if record is None:
+        released = True
+    finally:
+        # Every exit path gives the lock back; a failed re-read still records what the answers say.
+        if not released and record is None:
             lock.release_quietly()
-        else:
-            # The re-read failed: record what the answers say, without knowing what exists.
+        elif not released and record is not None:
             with contextlib.suppress(ManagedLlmError):
                 lock.release(*record)
-        raise
     ledger = ledger_body(final_confirmed, final_pending)
     state = ClusterState(state.endpoints, {**state.role_mappings, LEDGER_NAME: ledger})
     # Kibana shows a preconfigured connector only once its endpoint exists: read it again after the writes.

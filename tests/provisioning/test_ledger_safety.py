@@ -141,7 +141,7 @@ def test_a_second_lock_fails_fast_and_an_expired_one_needs_break_lock() -> None:
     assert read_ledger(store.mappings).pending == {"a"}
     # `first` crashed: a minute later its lease has expired, and only --break-lock takes it over.
     later = NOW + timedelta(seconds=61)
-    with pytest.raises(LockHeld, match="expired at 2026-01-01T12:01:00Z; .* --break-lock"):
+    with pytest.raises(LockHeld, match=r"expired at 2026-01-01T12:01:00Z; .* --break-lock"):
         _lock(store, "third", later).acquire(read_ledger(store.mappings), frozenset(), frozenset({"a"}))
     third = _lock(store, "third", later)
     third.acquire(read_ledger(store.mappings), frozenset(), frozenset({"a"}), break_lock=True)
@@ -242,7 +242,8 @@ def test_sigkill_mid_apply_never_makes_a_foreign_endpoint_ours(run: Cli, double:
     created = _quiet(double)
     assert 80 <= len(created) < MANY
     ledger = _ledger(double)
-    assert ledger.confirmed == set() and ledger.pending == set(ids)  # claimed, never confirmed
+    assert ledger.confirmed == set()
+    assert ledger.pending == set(ids)
     assert ledger.lease is not None  # left behind: it expires by itself
 
     theirs = next(i for i in ids if i not in created)
@@ -272,7 +273,8 @@ def test_sigkill_mid_apply_never_makes_a_foreign_endpoint_ours(run: Cli, double:
     assert double.cluster.endpoints[theirs].service_settings["model"] == V1  # never pruned
     after = _ledger(double)
     assert after.confirmed == set(ids) - {theirs}
-    assert after.pending == set() and after.lease is None
+    assert after.pending == set()
+    assert after.lease is None
     assert run("plan", "-f", str(without), "--prune").exit_code == 0
 
 
@@ -319,7 +321,8 @@ def test_sigterm_and_sigint_finish_in_flight_writes_record_them_and_release_the_
     planned = run("plan", "-f", str(file))
     assert planned.exit_code == 1
     assert re.search(rf"conflict\s+inference_endpoint\s+{theirs}\s", planned.stdout), planned.stdout
-    assert "0 to replace" in planned.stdout and "1 conflict" in planned.stdout
+    assert "0 to replace" in planned.stdout
+    assert "1 conflict" in planned.stdout
     without = _many(tmp_path / "without", [i for i in ids if i != theirs])
     pruned = run("apply", "-f", str(without), "--prune")
     assert pruned.exit_code == 0, pruned.output
@@ -328,9 +331,7 @@ def test_sigterm_and_sigint_finish_in_flight_writes_record_them_and_release_the_
 
 
 @pytest.mark.double_only
-def test_a_second_apply_fails_fast_while_the_first_holds_the_lock(
-    run: Cli, double: EsDouble, tmp_path: Path
-) -> None:
+def test_a_second_apply_fails_fast_while_the_first_holds_the_lock(run: Cli, double: EsDouble, tmp_path: Path) -> None:
     first_ids = [f"team-a-{n:03}" for n in range(100)]
     second_ids = [f"team-b-{n:03}" for n in range(100)]
     first = _many(tmp_path / "a", first_ids)
@@ -356,9 +357,7 @@ def test_a_second_apply_fails_fast_while_the_first_holds_the_lock(
 
 @pytest.mark.double_only
 def test_two_applies_started_together_never_lose_ownership(double: EsDouble, tmp_path: Path) -> None:
-    files = {
-        team: _many(tmp_path / team, [f"{team}-{n:03}" for n in range(100)]) for team in ("team-a", "team-b")
-    }
+    files = {team: _many(tmp_path / team, [f"{team}-{n:03}" for n in range(100)]) for team in ("team-a", "team-b")}
     double.cluster.validation_latency = 0.01
     processes = {team: Apply(double, tmp_path / f"{team}-run", "-f", str(file)) for team, file in files.items()}
     outcomes = {team: p.finish() for team, p in processes.items()}
