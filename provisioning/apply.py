@@ -1,14 +1,18 @@
-"""Execute a Plan: check, claim ownership, write with bounded concurrency, re-read, report.
+"""Execute a Plan: check, lock and claim, write with bounded concurrency, re-read, record, report.
 
-Order: refuse conflicts/blocked changes and missing privileges before any write; record the endpoints
-about to be created in the ownership ledger first (so a crash never leaves an endpoint the tool made but
-does not own); create/update/replace; then deletes; then re-read the cluster, shrink the ledger to what
-exists, and re-plan to prove convergence. After the first failure nothing new starts: the report says
-per object what was done, what failed and what was not attempted, and a re-run converges.
+Order: refuse conflicts/blocked changes and missing privileges before any write; take the apply lock
+(`provisioning.lock`) and, in the same ledger write, claim the endpoints about to be created as *pending*
+(so a crash never leaves an endpoint the tool made and forgot, and never makes someone else's endpoint
+ours: `diff.resolve_pending`); create/update/replace; then deletes; then re-read the cluster, record
+what was done (created ids confirmed, claims whose create never answered kept pending, ids gone dropped)
+and release the lock in the same write; re-plan to prove convergence. After the first failure, or when
+`stop` is set (SIGINT/SIGTERM), nothing new starts and in-flight writes finish: the report says per object
+what was done, what failed and what was not attempted, and a re-run converges.
 """
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -24,8 +28,9 @@ from provisioning.kinds import inference_endpoints as endpoints
 from provisioning.kinds import role_mappings as mappings
 from provisioning.kinds.inference_endpoints import EndpointSpec
 from provisioning.kinds.kibana_connectors import State as ConnectorState
-from provisioning.kinds.ownership import LEDGER_NAME, ledger_body, owned_endpoints
+from provisioning.kinds.ownership import LEDGER_NAME, Ledger, ledger_body
 from provisioning.kinds.role_mappings import RoleMappingSpec
+from provisioning.lock import ApplyLock
 from provisioning.model import DesiredState
 from provisioning.plan import Plan, change_to_dict
 from provisioning.planner import ClusterReader, ClusterState, KibanaReader, plan_from_state
@@ -38,6 +43,8 @@ class ClusterWriter(ClusterReader, Protocol):
     def missing_privileges(self, privileges: Sequence[str]) -> list[str]: ...
 
     def get_endpoint(self, endpoint_id: str) -> Mapping[str, Any] | None: ...
+
+    def get_role_mapping(self, name: str) -> Mapping[str, Any] | None: ...
 
     def create_endpoint(self, spec: EndpointSpec, credentials: BedrockCredentials) -> None: ...
 
@@ -86,6 +93,8 @@ class ApplyReport:
     results: tuple[ChangeResult, ...]
     ledger_writes: int
     final_plan: Plan | None
+    # The signal that stopped apply early (SIGINT/SIGTERM), if any: the report is partial.
+    interrupted: str | None = None
 
     @property
     def failed(self) -> tuple[ChangeResult, ...]:
@@ -97,13 +106,15 @@ class ApplyReport:
 
     @property
     def exit_code(self) -> int:
-        return EXIT_OK if not self.failed and self.converged else EXIT_ERROR
+        return EXIT_OK if not self.failed and self.converged and self.interrupted is None else EXIT_ERROR
 
     def summary(self) -> str:
         counts = {s: sum(1 for r in self.results if r.status is s) for s in Status}
         text = (
             f"{counts[Status.DONE]} done, {counts[Status.FAILED]} failed, {counts[Status.NOT_ATTEMPTED]} not attempted"
         )
+        if self.interrupted is not None:
+            text = f"interrupted by {self.interrupted}: {text}"
         if self.converged:
             return f"{text}; converged"
         remaining = f" ({self.final_plan.summary()})" if self.final_plan is not None else ""
@@ -124,6 +135,7 @@ class ApplyReport:
             ],
             "ownership_ledger_writes": self.ledger_writes,
             "converged": self.converged,
+            "interrupted": self.interrupted,
             "remaining": None if self.final_plan is None else self.final_plan.to_dict()["changes"],
             "exit_code": self.exit_code,
         }
@@ -138,8 +150,14 @@ def apply_plan(
     concurrency: int = DEFAULT_CONCURRENCY,
     progress: Progress | None = None,
     kibana: KibanaReader | None = None,
+    lock: ApplyLock | None = None,
+    break_lock: bool = False,
+    stop: Stop | None = None,
 ) -> ApplyReport:
-    """Converge the cluster to `plan`. Raises before any write if the plan cannot be applied."""
+    """Converge the cluster to `plan`. Raises before any write if the plan cannot be applied.
+
+    `stop` (set by a signal handler) makes apply start nothing new; it then records what was done.
+    """
     if plan.refusals:
         raise PlanError(f"nothing applied: {plan.refusals[0]}")
     if plan.conflicts or plan.blocked:
@@ -159,44 +177,102 @@ def apply_plan(
     missing = cluster.missing_privileges(REQUIRED_PRIVILEGES)
     if missing:
         raise PrivilegeError(f"nothing applied: the caller lacks the cluster privilege(s) {', '.join(missing)}")
+    stop = stop or Stop()
+    if stop.is_set():
+        raise PlanError(f"nothing applied: interrupted by {stop.reason}")
 
-    run = _Run(plan, cluster, keys, progress or _Silent())
-    ledger_writes = 0
-    claims = plan.diff.ledger_before | plan.diff.ledger_after
-    if claims != plan.diff.ledger_before:
-        cluster.put_role_mapping(LEDGER_NAME, ledger_body(claims))
-        ledger_writes += 1
-    results = run.phase([c for c in plan.writes if c.action is not Action.DELETE], concurrency)
-    deletes = [c for c in plan.writes if c.action is Action.DELETE]
-    if any(r.status is Status.FAILED for r in results):
-        results += [run.skip(c) for c in deletes]
-    else:
-        results += run.phase(deletes, concurrency)
-
-    state = cluster.read_all()
-    existing = {str(b.get("inference_id")) for b in state.endpoints} - {i for i in claims if endpoints.is_reserved(i)}
-    # A new claim stands only if its change went through: an id whose create failed and that exists now
-    # belongs to someone else (or to a create whose outcome is unknown: --adopt takes it explicitly).
-    done = {r.change.id for r in results if r.change.kind == endpoints.KIND and r.status is Status.DONE}
-    changed = {c.id for c in plan.writes if c.kind == endpoints.KIND}
-    unproven = {i for i in claims - plan.diff.ledger_before if i in changed and i not in done}
-    final = frozenset((claims - unproven) & existing)
-    if final != owned_endpoints(state.role_mappings):
-        cluster.put_role_mapping(LEDGER_NAME, ledger_body(final))
-        ledger_writes += 1
-        state = ClusterState(state.endpoints, {**state.role_mappings, LEDGER_NAME: ledger_body(final)})
+    lock = lock or ApplyLock(cluster)
+    creating = frozenset(c.id for c in plan.writes if c.kind == endpoints.KIND and c.action is Action.CREATE)
+    confirmed = plan.diff.owned_before | (plan.diff.ledger_after - creating)
+    lock.acquire(
+        Ledger(plan.diff.ledger_before, plan.diff.pending_before),
+        confirmed,
+        creating,
+        break_lock=break_lock,
+        on_lost=lambda: stop.set("the loss of the apply lock"),
+    )
+    record: tuple[frozenset[str], frozenset[str]] | None = None
+    released = False
+    try:
+        run = _Run(plan, cluster, keys, progress or _Silent(), stop)
+        results = run.phase([c for c in plan.writes if c.action is not Action.DELETE], concurrency)
+        deletes = [c for c in plan.writes if c.action is Action.DELETE]
+        if any(r.status is Status.FAILED for r in results) or stop.is_set():
+            results += [run.skip(c) for c in deletes]
+        else:
+            results += run.phase(deletes, concurrency)
+        record = _record(confirmed, creating, results)
+        state = cluster.read_all()
+        existing = {str(b.get("inference_id")) for b in state.endpoints}
+        final_confirmed, final_pending = (frozenset(ids & existing) for ids in record)
+        lock.release(final_confirmed, final_pending)
+        released = True
+    finally:
+        # Every exit path gives the lock back; a failed re-read still records what the answers say.
+        if not released and record is None:
+            lock.release_quietly()
+        elif not released and record is not None:
+            with contextlib.suppress(ManagedLlmError):
+                lock.release(*record)
+    ledger = ledger_body(final_confirmed, final_pending)
+    state = ClusterState(state.endpoints, {**state.role_mappings, LEDGER_NAME: ledger})
     # Kibana shows a preconfigured connector only once its endpoint exists: read it again after the writes.
     listed = kibana.connectors() if kibana is not None and desired.kibana is not None else None
     final_plan = plan_from_state(desired, state, plan.options, plan.target, listed_connectors=listed)
     order = {c.key: i for i, c in enumerate(plan.writes)}
     return ApplyReport(
-        plan.target, tuple(sorted(results, key=lambda r: order[r.change.key])), ledger_writes, final_plan
+        plan.target,
+        tuple(sorted(results, key=lambda r: order[r.change.key])),
+        lock.writes,
+        final_plan,
+        interrupted=stop.reason,
     )
 
 
+def _record(
+    confirmed: frozenset[str], creating: frozenset[str], results: Sequence[ChangeResult]
+) -> tuple[frozenset[str], frozenset[str]]:
+    """The ledger after the writes, from their answers: (confirmed, pending), before intersecting with what exists.
+
+    A create that answered is ours. One that never answered (or failed, and the id may exist now), and a
+    replace that failed between its delete and its create, stay pending claims: the next plan owns them
+    only if the endpoint is exactly what the file asks for.
+    """
+
+    def ids(action: Action, status: Status) -> frozenset[str]:
+        return frozenset(
+            r.change.id
+            for r in results
+            if r.change.kind == endpoints.KIND and r.change.action is action and r.status is status
+        )
+
+    created = ids(Action.CREATE, Status.DONE)
+    uncertain = ids(Action.REPLACE, Status.FAILED)
+    kept = confirmed - ids(Action.DELETE, Status.DONE) - uncertain
+    return kept | created, (creating - created) | uncertain
+
+
+class Stop:
+    """Set once (by a signal handler or a lost lock): apply starts nothing new. Keeps the first reason."""
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+        self.reason: str | None = None
+
+    def set(self, reason: str) -> None:
+        if self.reason is None:
+            self.reason = reason
+        self._event.set()
+
+    def is_set(self) -> bool:
+        return self._event.is_set()
+
+
 class _Run:
-    def __init__(self, plan: Plan, cluster: ClusterWriter, keys: BedrockCredentials | None, progress: Progress) -> None:
-        self.plan, self.cluster, self.keys, self.progress = plan, cluster, keys, progress
+    def __init__(
+        self, plan: Plan, cluster: ClusterWriter, keys: BedrockCredentials | None, progress: Progress, stop: Stop
+    ) -> None:
+        self.plan, self.cluster, self.keys, self.progress, self.stop = plan, cluster, keys, progress, stop
         self._failed = threading.Event()
 
     def skip(self, change: Change) -> ChangeResult:
@@ -211,7 +287,7 @@ class _Run:
         running: dict[Future[ChangeResult], Change] = {}
         with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="apply") as pool:
             while queue or running:
-                while queue and len(running) < concurrency and not self._failed.is_set():
+                while queue and len(running) < concurrency and not (self._failed.is_set() or self.stop.is_set()):
                     change = queue.pop(0)
                     running[pool.submit(self._execute, change)] = change
                 if not running:

@@ -12,10 +12,13 @@ import dataclasses
 import io
 import json
 import os
+import signal
 import sys
+import threading
 import traceback
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -24,7 +27,7 @@ from typing import IO, Any
 import click
 
 from provisioning import __version__, aws, redact
-from provisioning.apply import DEFAULT_CONCURRENCY, ApplyReport, apply_plan
+from provisioning.apply import DEFAULT_CONCURRENCY, ApplyReport, Stop, apply_plan
 from provisioning.catalog import load_catalog
 from provisioning.config import ConnectionSettings, load_file, load_stack_outputs
 from provisioning.credentials import BedrockCredentials, describe_source, from_secret, resolve
@@ -35,6 +38,7 @@ from provisioning.init import starter, write_starter
 from provisioning.kibana_client import KibanaClient, kibana_settings
 from provisioning.kinds.kibana_connectors import desired_all as desired_connectors
 from provisioning.kinds.kibana_connectors import preconfigured_block
+from provisioning.lock import DEFAULT_SETTLE, DEFAULT_TTL, ApplyLock
 from provisioning.model import DesiredState
 from provisioning.plan import Plan, PlanOptions, worst_exit_code
 from provisioning.planner import make_plan
@@ -78,6 +82,8 @@ class CliContext:
     # Set by --timeout and --allow-http on the commands that talk to a cluster.
     timeout: float = DEFAULT_TIMEOUT
     allow_http: bool = False
+    # How long apply waits after writing its lock before checking it still holds it (provisioning/lock.py).
+    lock_settle: float = DEFAULT_SETTLE
 
     def kibana(self, desired: DesiredState) -> KibanaClient | None:
         """Kibana's connector list is read only when the file has a kibana section."""
@@ -429,6 +435,19 @@ def plan(
 @click.option(
     "--concurrency", type=click.IntRange(1, 64), default=DEFAULT_CONCURRENCY, show_default=True, help="Parallel writes."
 )
+@click.option(
+    "--break-lock",
+    is_flag=True,
+    help="Take over an apply lock that has expired (left by an apply that crashed or was killed).",
+)
+@click.option(
+    "--lock-ttl",
+    type=click.IntRange(1, 86400),
+    default=int(DEFAULT_TTL),
+    show_default=True,
+    help="Seconds the apply lock lasts unless renewed (apply renews it every third of that while it runs); "
+    "after a crash, other applies wait this long.",
+)
 @pass_context
 def apply(
     context: CliContext,
@@ -440,16 +459,21 @@ def apply(
     force_replace: bool,
     cluster: str | None,
     concurrency: int,
+    break_lock: bool,
+    lock_ttl: int,
 ) -> int:
     """Make the cluster match the file, non-interactively. Exit 0 converged, 1 error.
 
     With several clusters in the file, applies them in parallel; one failing does not stop the others.
+    Takes a lock in the cluster before its first write; a second apply fails fast while it is held.
+    SIGINT/SIGTERM: in-flight writes finish, nothing new starts, what was done is recorded, exit 1.
 
     Example: managed-llm apply -f managed-llm.yaml --prune
     """
     desired = load_file(file_)
     options = PlanOptions(prune, adopt, force_replace)
     many = len(desired.clusters) > 1 and cluster is None
+    stop = Stop()
 
     def work(target: Target, out: IO[str]) -> Outcome:
         client, the_plan = _read_and_plan(target.context, desired, es_url, options)
@@ -466,6 +490,9 @@ def apply(
                     concurrency=concurrency,
                     progress=progress,
                     kibana=target.context.kibana(desired),
+                    lock=ApplyLock(client, ttl=lock_ttl, settle=context.lock_settle),
+                    break_lock=break_lock,
+                    stop=stop,
                 )
             except PlanError:
                 if output == "json" and target.name is None:
@@ -485,8 +512,32 @@ def apply(
             apply_text(report, out)
         return Outcome(target.name, report.exit_code, plan=the_plan, report=report)
 
-    outcomes = _for_each(_targets(context, desired, cluster, es_url), work)
-    return _finish(outcomes, output, _document, plan_codes=False)
+    with _stopped_by_signals(stop):
+        outcomes = _for_each(_targets(context, desired, cluster, es_url), work)
+    code = _finish(outcomes, output, _document, plan_codes=False)
+    if stop.reason is not None:
+        click.echo(
+            f"error: apply interrupted by {stop.reason}: in-flight writes finished, nothing new started; "
+            "the ownership ledger records what was done",
+            err=True,
+        )
+        return EXIT_ERROR
+    return code
+
+
+@contextmanager
+def _stopped_by_signals(stop: Stop) -> Iterator[None]:
+    """SIGINT/SIGTERM set `stop` instead of killing apply mid-write (handlers can only be set in the main thread)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught = (signal.SIGINT, signal.SIGTERM)
+    previous = {s: signal.signal(s, lambda number, _frame: stop.set(signal.Signals(number).name)) for s in caught}
+    try:
+        yield
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
 
 
 @cli.command()

@@ -6,7 +6,9 @@ Semantics (what `plan` shows and `apply` executes):
   changed or added is an `update` (the `_update` API), anything else, or a task setting removed
   (`_update` merges, it cannot remove), is a `replace` (delete + create); role mappings are `update`
   (PUT replaces them whole);
-- present and not owned: a `conflict`, never touched;
+- present and not owned: a `conflict`, never touched; a pending claim (an id claimed just before a create
+  whose answer never came: crash, kill) is owned only if the live endpoint is exactly what the file asks
+  for (`resolve_pending`, the one place this is decided), otherwise it is someone else's;
 - owned and absent from the file: `delete` with `prune`, otherwise listed as kept;
 - `.`-prefixed endpoints and operator-defined mappings never appear in any change.
 Lists are compared as sets where Elasticsearch treats them as sets (roles). Output is sorted by
@@ -85,6 +87,14 @@ class Diff:
     kept: tuple[tuple[str, str], ...] = ()
     ledger_before: frozenset[str] = field(default_factory=frozenset)
     ledger_after: frozenset[str] = field(default_factory=frozenset)
+    # Pending claims found in the ledger, and those of them that stand (the live endpoint equals the file).
+    pending_before: frozenset[str] = field(default_factory=frozenset)
+    pending_confirmed: frozenset[str] = field(default_factory=frozenset)
+
+    @property
+    def owned_before(self) -> frozenset[str]:
+        """Every endpoint id this plan treats as managed-llm's: confirmed, plus pending claims that stand."""
+        return self.ledger_before | self.pending_confirmed
 
 
 def compare_endpoint(desired: EndpointSpec, actual: EndpointSpec) -> tuple[tuple[FieldChange, ...], Action | None]:
@@ -103,6 +113,21 @@ def compare_endpoint(desired: EndpointSpec, actual: EndpointSpec) -> tuple[tuple
         return (), None
     in_place = all(c.path.startswith(endpoints.UPDATABLE_PREFIX) and c.after is not None for c in changes)
     return tuple(changes), Action.UPDATE if in_place else Action.REPLACE
+
+
+def resolve_pending(
+    pending: frozenset[str], desired: Mapping[str, EndpointSpec], actual: Mapping[str, EndpointSpec]
+) -> frozenset[str]:
+    """The pending claims that become ownership: the live endpoint is exactly what the file asks for.
+
+    A pending id was claimed before its create and the answer never came (the process was killed). If the
+    endpoint now equals the file, the create went through (or someone made exactly what we wanted: the
+    keys are write-only and cannot be compared); if it differs, or the id left the file, it cannot be
+    told apart from someone else's endpoint, so it is not owned: a conflict, and never pruned.
+    """
+    return frozenset(
+        i for i in pending if i in desired and i in actual and compare_endpoint(desired[i], actual[i])[1] is None
+    )
 
 
 def compare_role_mapping(desired: RoleMappingSpec, actual: RoleMappingSpec) -> tuple[FieldChange, ...]:
@@ -195,13 +220,16 @@ def diff(
     actual_mappings: Mapping[str, RoleMappingSpec],
     owned_mappings: frozenset[str],
     options: DiffOptions = DiffOptions(),
+    pending_endpoints: frozenset[str] = frozenset(),
 ) -> Diff:
     """Everything needed to converge, plus the ownership ledger before and after. Pure and deterministic.
 
-    `actual_mappings` must already exclude operator-defined mappings and the ledger itself.
+    `actual_mappings` must already exclude operator-defined mappings and the ledger itself;
+    `owned_endpoints` are the ledger's confirmed ids, `pending_endpoints` its pending claims.
     """
+    confirmed = resolve_pending(pending_endpoints - owned_endpoints, desired_endpoints, actual_endpoints)
     for_endpoints = _diff_kind(
-        endpoints.KIND, desired_endpoints, actual_endpoints, owned_endpoints, _compare_endpoints, options
+        endpoints.KIND, desired_endpoints, actual_endpoints, owned_endpoints | confirmed, _compare_endpoints, options
     )
     for_mappings = _diff_kind(
         mappings.KIND, desired_mappings, actual_mappings, owned_mappings, _compare_mappings, options
@@ -211,6 +239,8 @@ def diff(
         kept=tuple(sorted(for_endpoints.kept + for_mappings.kept)),
         ledger_before=owned_endpoints,
         ledger_after=frozenset(for_endpoints.managed),
+        pending_before=pending_endpoints - owned_endpoints,
+        pending_confirmed=confirmed,
     )
 
 

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from provisioning import __version__
 from provisioning.diff import Action, Change, Diff
 from provisioning.errors import EXIT_CHANGES, EXIT_ERROR, EXIT_OK
 from provisioning.kinds.kibana_connectors import ConnectorStatus, State
-from provisioning.kinds.ownership import LEDGER_NAME
+from provisioning.kinds.ownership import LEDGER_NAME, Lease
 
 FORMAT_VERSION = 1
 
@@ -48,6 +49,8 @@ class Plan:
     refusals: tuple[str, ...] = ()
     # Kibana AI connectors the file asks for (kibana.yml's business; managed-llm only reads them).
     kibana: tuple[ConnectorStatus, ...] = ()
+    # The apply lock found in the ledger (plan never takes it; it says so when another apply holds it).
+    lock: Lease | None = None
 
     @property
     def changes(self) -> tuple[Change, ...]:
@@ -68,13 +71,40 @@ class Plan:
 
     @property
     def ledger_changes(self) -> bool:
-        return self.diff.ledger_before != self.diff.ledger_after
+        return self.diff.ledger_before != self.diff.ledger_after or bool(self.diff.pending_before)
 
     @property
     def forgotten(self) -> tuple[str, ...]:
         """Ledger ids dropped for a reason no change shows (the endpoint no longer exists)."""
         shown = {c.id for c in self.changes if c.action is Action.DELETE}
         return tuple(sorted(self.diff.ledger_before - self.diff.ledger_after - shown))
+
+    @property
+    def ledger_notes(self) -> tuple[str, ...]:
+        """What happens to pending claims (ids claimed by an apply that never saw its create answered)."""
+        notes = []
+        if self.diff.pending_confirmed:
+            notes.append(
+                f"ownership ledger: confirm {', '.join(sorted(self.diff.pending_confirmed))} "
+                "(claimed by an interrupted apply; the endpoint is exactly what the file asks for)"
+            )
+        dropped = sorted(self.diff.pending_before - self.diff.ledger_after)
+        if dropped:
+            notes.append(
+                f"ownership ledger: drop the pending claim on {', '.join(dropped)} "
+                "(not created by managed-llm as far as it can tell; never updated or pruned)"
+            )
+        return tuple(notes)
+
+    def lock_warning(self, now: datetime) -> str | None:
+        """A line for plan output when the ledger holds an apply lock (plan itself never takes it)."""
+        if self.lock is None:
+            return None
+        shown = self.lock.to_metadata()
+        who = f"({self.lock.holder}, started {shown['started']})"
+        if self.lock.expired(now):
+            return f"warning: a lock left by an apply {who} expired at {shown['expires']}; apply --break-lock takes it"
+        return f"warning: another apply {who} holds the lock until {shown['expires']}; apply refuses to run meanwhile"
 
     @property
     def writes(self) -> tuple[Change, ...]:
@@ -134,6 +164,11 @@ class Plan:
                 "name": LEDGER_NAME,
                 "before": sorted(self.diff.ledger_before),
                 "after": sorted(self.diff.ledger_after),
+                "pending_before": sorted(self.diff.pending_before),
+                "pending_confirmed": sorted(self.diff.pending_confirmed),
+                "lock": None
+                if self.lock is None
+                else {k: v for k, v in self.lock.to_metadata().items() if k != "token"},
             },
             "exit_code": self.exit_code,
         }

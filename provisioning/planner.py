@@ -17,7 +17,7 @@ from provisioning.kinds import inference_endpoints as endpoints
 from provisioning.kinds import kibana_connectors
 from provisioning.kinds import role_mappings as mappings
 from provisioning.kinds.inference_endpoints import EndpointSpec
-from provisioning.kinds.ownership import LEDGER_NAME, foreign_ledger, owned_endpoints
+from provisioning.kinds.ownership import LEDGER_NAME, foreign_ledger, read_ledger
 from provisioning.model import DesiredState
 from provisioning.plan import Plan, PlanOptions
 from provisioning.versions import refusals
@@ -81,6 +81,7 @@ def plan_from_state(
         for name, body in state.role_mappings.items()
         if name != LEDGER_NAME and not mappings.is_read_only(name, body)
     }
+    ledger = read_ledger(state.role_mappings)
     result = diff(
         desired_endpoints={e.id: endpoints.desired(e, region) for e in desired.inference_endpoints},
         actual_endpoints={
@@ -88,7 +89,8 @@ def plan_from_state(
             for b in state.endpoints
             if not endpoints.is_reserved(str(b.get("inference_id", "")))
         },
-        owned_endpoints=owned_endpoints(state.role_mappings),
+        owned_endpoints=ledger.confirmed,
+        pending_endpoints=ledger.pending,
         desired_mappings={m.name: mappings.desired(m) for m in desired.role_mappings},
         actual_mappings={name: mappings.normalize(name, body) for name, body in actual_mappings.items()},
         owned_mappings=frozenset(name for name, body in actual_mappings.items() if mappings.is_owned(body)),
@@ -111,6 +113,7 @@ def plan_from_state(
         options=options,
         kibana=connectors,
         refusals=(ledger_refusal,) if ledger_refusal else (),
+        lock=ledger.lease,
     )
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import threading
+from datetime import UTC, datetime
 from typing import IO, Any
 
 from rich.console import Console
@@ -119,6 +120,11 @@ def plan_text(plan: Plan, stream: IO[str], *, credentials_source: str | None = N
         out.print(f"kept: {kind} {name} is managed by managed-llm and not in the file (apply --prune deletes it)")
     if plan.forgotten:
         out.print(f"ownership ledger: forget {', '.join(plan.forgotten)} (no longer in the cluster)")
+    for note in plan.ledger_notes:
+        out.print(note)
+    lock = plan.lock_warning(datetime.now(UTC))
+    if lock is not None:
+        out.print(lock)
     if credentials_source is not None and any(
         c.kind == "inference_endpoint" and c.action in (Action.CREATE, Action.REPLACE) for c in plan.changes
     ):

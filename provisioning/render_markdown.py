@@ -9,6 +9,7 @@ nothing rendered here carries one by construction.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
 
 from provisioning.diff import Action, Change
 from provisioning.plan import Plan
@@ -109,6 +110,8 @@ def plan_markdown(plan: Plan, title: str | None = None, secrets: Iterable[str] =
     if plan.diff.kept:
         kept = ", ".join(f"`{name}`" for _, name in plan.diff.kept)
         lines += ["", f"Kept (managed by managed-llm, no longer in the file; `--prune` deletes them): {kept}"]
+    notes = [*plan.ledger_notes, plan.lock_warning(datetime.now(UTC)) or ""]
+    lines += [f"> {cell(n)}" for n in notes if n]
     return mask(fit(lines, what="lines of the plan"), secrets)
 
 

@@ -26,7 +26,7 @@ from provisioning.es_client import EsClient, RetryPolicy
 from tests.doubles.es_double import CertificateAuthority, EsDouble, running_double
 
 LIVE = bool(os.environ.get("ELASTICSEARCH_URL"))
-# Fast retries keep fault-injection tests quick; the backoff logic itself is provisioning/retry.py's (tested in test_cli_faults).
+# Fast retries keep fault-injection tests quick; the backoff itself is provisioning/retry.py's.
 FAST_RETRY = RetryPolicy(max_retries=3, backoff_base=0.01, backoff_cap=0.05, read_timeout=10, write_timeout=30)
 BEDROCK_ENV = {
     "BEDROCK_ACCESS_KEY_ID": "AKIATESTKEYID0000001",
@@ -78,6 +78,7 @@ class Cli:
             connect=fast_connect,
             read_secret=self.read_secret,
             poll_interval=0.05,
+            lock_settle=0.0,
         )
         return self.runner.invoke(cli, list(args), obj=context, catch_exceptions=False)
 

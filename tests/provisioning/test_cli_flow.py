@@ -207,7 +207,8 @@ def test_task_settings_drift_goes_through_the_update_api(run: Cli, double: EsDou
     double.cluster.endpoints["general-purpose-llm-v1"].task_settings["temperature"] = 0.9
     double.reset_counters()
     assert run("apply", "-f", str(standard)).exit_code == 0
-    assert double.writes() == [("PUT", "/_inference/completion/general-purpose-llm-v1/_update")]
+    lock = ("PUT", f"/_security/role_mapping/{LEDGER_NAME}")  # the apply lock, taken then released
+    assert double.writes() == [lock, ("PUT", "/_inference/completion/general-purpose-llm-v1/_update"), lock]
 
 
 @pytest.mark.double_only
@@ -216,9 +217,12 @@ def test_replace_deletes_then_creates(run: Cli, double: EsDouble, standard: Path
     double.cluster.endpoints["general-purpose-llm-v2"].service_settings["model"] = V1
     double.reset_counters()
     assert run("apply", "-f", str(standard)).exit_code == 0
+    lock = ("PUT", f"/_security/role_mapping/{LEDGER_NAME}")  # the apply lock, taken then released
     assert double.writes() == [
+        lock,
         ("DELETE", "/_inference/chat_completion/general-purpose-llm-v2"),
         ("PUT", "/_inference/chat_completion/general-purpose-llm-v2"),
+        lock,
     ]
     assert double.cluster.endpoints["general-purpose-llm-v2"].service_settings["model"] == V2
 
