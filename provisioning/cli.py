@@ -110,7 +110,7 @@ file_option = click.option(
     required=True,
     # Not click.Path(dir_okay=False): the loader refuses directories, FIFOs and devices in one `error:` line.
     type=click.Path(path_type=Path),
-    help="The declarative file.",
+    help="The declarative file (a regular UTF-8 file of at most 1 MiB).",
 )
 output_option = click.option(
     "-o", "--output", type=click.Choice(["text", "json"]), default="text", show_default=True, help="Output format."

@@ -39,8 +39,10 @@ report, address_space, cpu = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 resource.setrlimit(resource.RLIMIT_AS, (address_space, address_space))
 resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
 def peak():
+    # VmHWM, not ru_maxrss: the latter keeps the forking parent's (pytest's) peak across exec.
+    status = dict(line.split(":", 1) for line in open("/proc/self/status"))
     with open(report, "w") as out:
-        out.write(str(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024))
+        out.write(str(int(status["VmHWM"].split()[0]) * 1024))
 atexit.register(peak)
 sys.argv = ["managed-llm", *sys.argv[4:]]
 from provisioning.cli import main
