@@ -17,8 +17,12 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from provisioning.cli import cli
+from provisioning.config import parse_document
+from provisioning.errors import ConfigError
 from provisioning.file_loader import MAX_DEPTH, MAX_FILE_BYTES, MAX_NODES
 from tests.conftest import BEDROCK_ENV
 from tests.doubles.es_double import EsDouble
@@ -269,3 +273,27 @@ def test_hostile_stack_outputs_are_one_line(tmp_path: Path, make: Callable[[Path
     assert result.stderr.count("\n") == 1, result.stderr
     assert result.stderr.startswith(f"error: {path}"), result.stderr
     assert message in result.stderr
+
+
+# Fragments that reach the loader's corners: flow and block syntax, anchors, tags, merge keys, odd scalars.
+YAML_FRAGMENTS = st.lists(
+    st.sampled_from(
+        [
+            *"[]{}:,-?&*!|>'\"#%@` \n\tab1.~<=\x00\x07\ufeff\x85\u2028",
+            *("bedrock", "region", "inference_endpoints", "role_mappings", "id", "rules", "metadata", "&a ", "*a"),
+            *("!!binary ", "!!set ", "!!python/object ", "<<: ", "2024-13-45", "1e999", "0x1F", "yes", "null", "? "),
+        ]
+    ),
+    max_size=80,
+).map("".join)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(YAML_FRAGMENTS)
+def test_parse_document_raises_nothing_but_config_error(text: str) -> None:
+    message = "f.yaml"  # a document that happens to be valid raises nothing
+    try:
+        parse_document(text, "f.yaml")
+    except ConfigError as exc:
+        message = exc.message
+    assert message.startswith("f.yaml"), message
