@@ -173,8 +173,9 @@ file_option = click.option(
     "--file",
     "file_",
     required=True,
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="The declarative file.",
+    # Not click.Path(dir_okay=False): the loader refuses directories, FIFOs and devices in one `error:` line.
+    type=click.Path(path_type=Path),
+    help="The declarative file (a regular UTF-8 file of at most 1 MiB).",
 )
 output_option = click.option(
     "-o", "--output", type=click.Choice(["text", "json"]), default="text", show_default=True, help="Output format."
@@ -603,9 +604,7 @@ def schema() -> int:
 
 
 @cli.command()
-@click.option(
-    "-f", "--file", "file_", type=click.Path(dir_okay=False, path_type=Path), default=DEFAULT_EXAMPLE, show_default=True
-)
+@click.option("-f", "--file", "file_", type=click.Path(path_type=Path), default=DEFAULT_EXAMPLE, show_default=True)
 def sandbox(file_: Path) -> int:
     """Try the whole flow with no cluster and no AWS account: plan, apply, plan again.
 
@@ -619,7 +618,7 @@ def sandbox(file_: Path) -> int:
 
 stack_outputs_option = click.option(
     "--stack-outputs",
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=click.Path(path_type=Path),
     help="JSON of `pulumi stack output --json` (default: the file's bedrock section).",
 )
 
@@ -780,7 +779,7 @@ def rotate_credentials(
 
 
 @cli.command()
-@click.option("-f", "--file", "file_", type=click.Path(dir_okay=False, path_type=Path), help="For prices and models.")
+@click.option("-f", "--file", "file_", type=click.Path(path_type=Path), help="For prices and models.")
 @stack_outputs_option
 @click.option("--region", help="Bedrock region (default: the stack's, else the file's, else us-east-1).")
 @click.option("--since", default="7d", show_default=True, help="Start: a duration before now (7d, 24h) or an ISO date.")

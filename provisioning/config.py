@@ -1,8 +1,10 @@
 """Load the declarative file into a validated `DesiredState`, and read connection settings from the environment.
 
-YAML is parsed with the safe loader; duplicate keys, secrets written in the file and every schema error
-become one `ConfigError` line `file:line: path: message` (the value itself is never echoed, so a
-mistyped secret cannot leak through an error). This is the only module that catches pydantic errors.
+YAML is parsed with the safe loader within the bounds of `file_loader` (regular files of at most 1 MiB,
+UTF-8 only with an optional BOM, bounded depth and alias expansion). Duplicate keys, keys that are not
+strings, tags beyond plain data (`!!binary`, `!!set`, `!!python/...`), secrets written in the file and every
+schema error become one `ConfigError` line `file:line: path: message` (the value itself is never echoed, so
+a mistyped secret cannot leak through an error). This is the only module that catches pydantic errors.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from pydantic import SecretStr, ValidationError
 from provisioning.catalog import Catalog
 from provisioning.credential_keys import names_credential
 from provisioning.errors import ConfigError, ConnectionSettingsError
+from provisioning.file_loader import clip, load_yaml, read_text
 from provisioning.model import DesiredState
 from provisioning.retry import DEFAULT_TIMEOUT
 from provisioning.stack_outputs import StackOutputs
@@ -30,41 +33,36 @@ from provisioning.stack_outputs import StackOutputs
 PathKey = tuple[str | int, ...]
 
 _AWS_ACCESS_KEY_ID = re.compile(r"\b(?:AKIA|ASIA)[A-Z0-9]{16}\b")
-
-
-class _Loader(yaml.SafeLoader):
-    """Safe loader; mapping keys are checked for duplicates while indexing line numbers."""
+_YAML_TAG = "tag:yaml.org,2002:"
+_STR = "tag:yaml.org,2002:str"
+_MERGE = "tag:yaml.org,2002:merge"  # `<<: *defaults`, resolved by the safe loader
+# Plain data only; dates stay so the model can say "quote dates" where it reads them.
+_KINDS = {
+    _STR: "a string",
+    "tag:yaml.org,2002:int": "an integer",
+    "tag:yaml.org,2002:float": "a number",
+    "tag:yaml.org,2002:bool": "a boolean",
+    "tag:yaml.org,2002:null": "null",
+    "tag:yaml.org,2002:timestamp": "a date",
+}
+_DATA_TAGS = frozenset({*_KINDS, "tag:yaml.org,2002:seq", "tag:yaml.org,2002:map"})
+_PLAIN = "the file holds only strings, numbers, booleans, null, lists and mappings"
 
 
 def load_file(path: str | Path) -> DesiredState:
     """Parse and validate the declarative file, or raise ConfigError (one line, no value echoed)."""
     name = str(path)
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(f"{name}: cannot read file: {exc.strerror or exc}") from None
-    return parse_document(text, name)
+    return parse_document(read_text(path), name)
 
 
 def parse_document(text: str, name: str, catalog: Catalog | None = None) -> DesiredState:
     lines: dict[PathKey, int] = {}
-    loader = _Loader(text)
-    try:
-        node = loader.get_single_node()
-        if node is None:
-            raise ConfigError(
-                f"{name}: the file is empty; expected a mapping with bedrock, inference_endpoints, role_mappings"
-            )
-        _index(node, (), lines, name)
-        data = loader.construct_document(node)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark is not None else None
-        raise ConfigError.at(name, "", f"malformed YAML: {exc.problem or exc.context}", line) from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{name}: malformed YAML: {exc}") from None
-    finally:
-        loader.dispose()
+    loaded = load_yaml(text, name, lambda node: _index(node, (), lines, name))
+    if loaded is None:
+        raise ConfigError(
+            f"{name}: the file is empty; expected a mapping with bedrock, inference_endpoints, role_mappings"
+        )
+    _, data = loaded
     if not isinstance(data, dict):
         raise ConfigError(f"{name}: expected a mapping at the top level, found {type(data).__name__}")
     _refuse_secrets(data, (), lines, name)
@@ -75,19 +73,35 @@ def parse_document(text: str, name: str, catalog: Catalog | None = None) -> Desi
 
 
 def _index(node: yaml.Node, path: PathKey, lines: dict[PathKey, int], name: str) -> None:
-    """Record the line of every path and refuse duplicate mapping keys (YAML's last-one-wins hides typos)."""
-    lines[path] = node.start_mark.line + 1
+    """Record the line of every path; refuse duplicate keys (YAML's last-one-wins hides typos), keys that are
+    not strings and tags outside plain data. Runs after `check_graph`, so walking aliases as a tree is bounded."""
+    line = node.start_mark.line + 1
+    lines[path] = line
+    if node.tag not in _DATA_TAGS:
+        raise ConfigError.at(
+            name, _render_path(path), f"the tag {clip(_short_tag(node.tag), 40)} is not allowed; {_PLAIN}", line
+        )
     if isinstance(node, yaml.MappingNode):
-        seen: set[Any] = set()
+        seen: set[str] = set()
         for key_node, value_node in node.value:
-            key = key_node.value
+            key_line = key_node.start_mark.line + 1
+            if not isinstance(key_node, yaml.ScalarNode) or key_node.tag not in (_STR, _MERGE):
+                found = _KINDS.get(key_node.tag, "a list" if isinstance(key_node, yaml.SequenceNode) else "a mapping")
+                raise ConfigError.at(
+                    name, _render_path(path), f"keys must be strings, found {found} (quote the key)", key_line
+                )
+            key = str(key_node.value)
             if key in seen:
-                raise ConfigError.at(name, _render_path((*path, key)), "duplicate key", key_node.start_mark.line + 1)
+                raise ConfigError.at(name, _render_path((*path, key)), "duplicate key", key_line)
             seen.add(key)
             _index(value_node, (*path, key), lines, name)
     elif isinstance(node, yaml.SequenceNode):
         for index, item in enumerate(node.value):
             _index(item, (*path, index), lines, name)
+
+
+def _short_tag(tag: str) -> str:
+    return "!!" + tag.removeprefix(_YAML_TAG) if tag.startswith(_YAML_TAG) else tag
 
 
 # Role-mapping metadata is stored in the cluster and returned to every reader of role mappings.
@@ -138,7 +152,8 @@ def _line(lines: Mapping[PathKey, int], path: PathKey) -> int | None:
 def _render_path(path: PathKey) -> str:
     out = ""
     for part in path:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+        part = part if isinstance(part, int) else clip(str(part), 64)
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else part)
     return out
 
 
@@ -286,18 +301,20 @@ def _proxy_applies(environ: Mapping[str, str], host: str) -> bool:
 
 
 def load_stack_outputs(path: str | Path) -> StackOutputs:
+    """`pulumi stack output --json`, read with the declarative file's bounds (regular file, 1 MiB, UTF-8)."""
     name = str(path)
+    text = read_text(path, "stack outputs")
     try:
-        document = json.loads(Path(path).read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ConfigError(f"{name}: cannot read stack outputs: {exc.strerror or exc}") from None
+        document = json.loads(text)
     except json.JSONDecodeError as exc:
         raise ConfigError(f"{name}:{exc.lineno}: not JSON (expected `pulumi stack output --json`)") from None
+    except (ValueError, RecursionError):  # a 5,000-digit number, or nesting past the decoder's limit
+        raise ConfigError(f"{name}: not JSON the tool can read (expected `pulumi stack output --json`)") from None
     if not isinstance(document, dict):
         raise ConfigError(f"{name}: expected a JSON object of stack outputs")
     try:
         return StackOutputs.model_validate({**document, "source": f"stack outputs {name}"})
     except ValidationError as exc:
         first = exc.errors(include_input=False, include_url=False)[0]
-        where = ".".join(str(p) for p in first["loc"])
+        where = clip(".".join(str(p) for p in first["loc"]))
         raise ConfigError(f"{name}: {where}: {first['msg']}") from None

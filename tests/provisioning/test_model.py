@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import codecs
 import itertools
 import re
 from pathlib import Path
@@ -29,7 +30,15 @@ GOOD = sorted((HERE / "good_inputs").glob("*.yaml"))
 
 
 def expectation(path: Path) -> str:
-    first = path.read_text().splitlines()[0] if path.read_text() else ""
+    """The `# expect:` header, read from UTF-16 and binary corpus files as well as UTF-8 ones."""
+    raw = path.read_bytes()
+    if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        text = raw.decode("utf-16")
+    elif raw[1:2] == b"\0":
+        text = raw.decode("utf-16-le")
+    else:
+        text = raw.decode("utf-8", errors="replace")
+    first = text.splitlines()[0] if text else ""
     return first.removeprefix("# expect: ") if first.startswith("# expect: ") else "the file is empty"
 
 
