@@ -38,6 +38,29 @@ V2 = "us.anthropic.claude-sonnet-4-5-20250929-v1:0"
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "double_only: needs the double's counters or fault injection")
+    config.addinivalue_line("markers", "internal_error: the test provokes an unexpected exception on purpose")
+
+
+@pytest.fixture(autouse=True)
+def _no_traceback_reaches_a_user(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every in-process CLI run of the suite, whatever the test asserts: no exception escapes the program, no
+    traceback is printed (unless --debug asks for one) and no internal error is reported, unless the test is
+    marked `internal_error` because it provokes one on purpose."""
+    provoked = request.node.get_closest_marker("internal_error") is not None
+    invoke = CliRunner.invoke
+
+    def guarded(self: CliRunner, command: Any, args: Any = None, *rest: Any, **options: Any) -> Result:
+        result = invoke(self, command, args, *rest, **options)
+        argv = [args] if isinstance(args, str) else list(args or [])
+        escaped = result.exception is not None and not isinstance(result.exception, SystemExit)
+        assert not escaped, f"an exception escaped the CLI: {result.exception!r}"
+        if "--debug" not in argv:
+            assert "Traceback (most recent call last)" not in result.output, result.output
+        if not provoked:
+            assert "error: internal error" not in result.output, result.output
+        return result
+
+    monkeypatch.setattr(CliRunner, "invoke", guarded)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -247,6 +247,7 @@ def boom(secret: str) -> Any:
     return raiser
 
 
+@pytest.mark.internal_error
 def test_an_unexpected_exception_is_one_redacted_line(
     run: Cli, double: EsDouble, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -265,6 +266,7 @@ def test_an_unexpected_exception_is_one_redacted_line(
     assert_no_secret(everything_printed(result, debug), secret)
 
 
+@pytest.mark.internal_error
 def test_an_unexpected_exception_in_one_cluster_does_not_stop_the_others(
     double: EsDouble, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -127,6 +127,7 @@ def assert_nothing_leaked(results: list[Result], directory: Path) -> None:
             assert form not in written, f"written to a file: a form of {secret[:6]}..."
 
 
+@pytest.mark.internal_error
 def test_no_secret_leaves_any_command_in_any_format(
     double: EsDouble, kibana_url: str, stack: AwsStack, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
