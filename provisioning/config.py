@@ -3,8 +3,9 @@
 YAML is parsed with the safe loader within the bounds of `file_loader` (regular files of at most 1 MiB,
 UTF-8 only with an optional BOM, bounded depth and alias expansion). Duplicate keys, keys that are not
 strings, tags beyond plain data (`!!binary`, `!!set`, `!!python/...`), secrets written in the file and every
-schema error become one `ConfigError` line `file:line: path: message` (the value itself is never echoed, so
-a mistyped secret cannot leak through an error). This is the only module that catches pydantic errors.
+schema error become one `ConfigError` line `file:line: path: message`. Messages name the field and the rule,
+never the value (pydantic's input is dropped and our validators do not interpolate it), so a secret pasted
+into any field cannot leak through an error. This is the only module that catches pydantic errors.
 """
 
 from __future__ import annotations

@@ -71,9 +71,7 @@ def _check_field(value: Any, path: str) -> None:
     if not isinstance(field, str) or not field:
         raise RuleError(f"{path}: the field name must be a non-empty string")
     if field not in USER_FIELDS and not (field.startswith(METADATA_PREFIX) and len(field) > len(METADATA_PREFIX)):
-        raise RuleError(
-            f"{path}: unknown field {field!r}; Elasticsearch matches {', '.join(USER_FIELDS)} or metadata.<key>"
-        )
+        raise RuleError(f"{path}: unknown field name; Elasticsearch matches {', '.join(USER_FIELDS)} or metadata.<key>")
     values = expected if isinstance(expected, list) else [expected]
     if not values:
         raise RuleError(f"{path}.{field}: needs at least one value")

@@ -145,7 +145,7 @@ def test_rule_matches_everyone(rule: dict[str, object], broad: bool) -> None:
         ({"field": {"realm.name": None}}, "null matches only users without the field"),
         ({"field": {"username": ["a", None]}}, "null matches only users without the field"),
         ({"field": {None: "x"}}, "the field name must be a non-empty string"),
-        ({"field": {"usernme": "x"}}, "unknown field 'usernme'"),
+        ({"field": {"usernme": "x"}}, "field: unknown field name"),
         ({"field": {"username": 1.5}}, "values must be strings, integers or booleans"),
         ({"field": {"username": "/~(nobody)/"}}, "unsupported regular expression syntax '~'"),
         ({"field": {"username": "/@/"}}, "unsupported regular expression syntax '@'"),
