@@ -25,6 +25,7 @@ from pydantic import SecretStr, ValidationError
 
 from provisioning.catalog import Catalog
 from provisioning.credential_keys import names_credential
+from provisioning.environment import clean as clean_env
 from provisioning.errors import ConfigError, ConnectionSettingsError
 from provisioning.file_loader import clip, load_yaml, read_text
 from provisioning.model import DesiredState
@@ -198,7 +199,7 @@ class ConnectionSettings:
         """`<prefix>_URL` (or `url`), `<prefix>_API_KEY` or `<prefix>_USERNAME` + `<prefix>_PASSWORD`,
         `<prefix>_CA_CERTS`; the prefix is ELASTICSEARCH, or KIBANA for Kibana."""
         url_name = f"{prefix}_URL" if url is None else "--es-url"
-        url = _clean(url if url is not None else environ.get(f"{prefix}_URL"), url_name)
+        url = clean_env(url if url is not None else environ.get(f"{prefix}_URL"), url_name)
         if not url:
             raise ConnectionSettingsError(missing)
         if any(c.isspace() for c in url):
@@ -214,9 +215,9 @@ class ConnectionSettings:
             raise ConnectionSettingsError(
                 f"{url_name} must not embed credentials; use {prefix}_API_KEY or {prefix}_USERNAME/PASSWORD"
             )
-        api_key = _clean(environ.get(f"{prefix}_API_KEY"), f"{prefix}_API_KEY")
-        username = _clean(environ.get(f"{prefix}_USERNAME"), f"{prefix}_USERNAME")
-        password = _clean(environ.get(f"{prefix}_PASSWORD"), f"{prefix}_PASSWORD")
+        api_key = clean_env(environ.get(f"{prefix}_API_KEY"), f"{prefix}_API_KEY")
+        username = clean_env(environ.get(f"{prefix}_USERNAME"), f"{prefix}_USERNAME")
+        password = clean_env(environ.get(f"{prefix}_PASSWORD"), f"{prefix}_PASSWORD")
         if api_key and (username or password):
             raise ConnectionSettingsError(
                 f"set either {prefix}_API_KEY or {prefix}_USERNAME/{prefix}_PASSWORD, not both"
@@ -230,7 +231,7 @@ class ConnectionSettings:
             )
         if username and ":" in username:
             raise ConnectionSettingsError(f"{prefix}_USERNAME must not contain ':' (HTTP basic authentication)")
-        ca = _clean(environ.get(f"{prefix}_CA_CERTS"), f"{prefix}_CA_CERTS")
+        ca = clean_env(environ.get(f"{prefix}_CA_CERTS"), f"{prefix}_CA_CERTS")
         if ca and parts.scheme == "http":
             raise ConnectionSettingsError(
                 f"{prefix}_CA_CERTS is set but {url_name} is http://, so it would be ignored; use https://"
@@ -270,15 +271,6 @@ class ConnectionSettings:
 
 # What an Elasticsearch or Kibana API key can be: base64 (`encoded`) or `id:key`, printable ASCII.
 _API_KEY = re.compile(r"[!-~]+")
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
-
-
-def _clean(value: str | None, name: str) -> str:
-    """A value from the environment, surrounding whitespace removed; control characters inside refused."""
-    value = (value or "").strip()
-    if _CONTROL.search(value):
-        raise ConnectionSettingsError(f"{name} contains control characters (the value is not shown)")
-    return value
 
 
 def is_loopback(host: str) -> bool:
