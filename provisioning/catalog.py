@@ -127,7 +127,7 @@ class ModelId:
 
 
 class ModelIdError(ValueError):
-    """A model id the project refuses (wildcard, ARN, non-US profile, unknown vendor)."""
+    """A model id the project refuses (wildcard, ARN, non-US profile, unknown vendor); never repeats the id."""
 
 
 @cache
@@ -145,22 +145,22 @@ def parse_model_id(raw: str, vendors: dict[str, str] | None = None) -> ModelId:
     """
     known = vendors if vendors is not None else load_catalog().vendors
     if any(c in raw for c in "*?"):
-        raise ModelIdError(f"{raw!r}: wildcards are not allowed; list exact model ids")
+        raise ModelIdError("wildcards are not allowed in a model id; list exact model ids")
     if raw.startswith("arn:"):
-        raise ModelIdError(f"{raw!r}: give the model or inference-profile id, not an ARN")
+        raise ModelIdError("give the model or inference-profile id, not an ARN")
     parts = raw.split(".")
     if len(parts) < 2 or not all(_SEGMENT.fullmatch(p) for p in parts):
-        raise ModelIdError(f"{raw!r} is not a Bedrock model id (expected e.g. us.anthropic.claude-...)")
+        raise ModelIdError("this is not a Bedrock model id (expected e.g. us.anthropic.claude-...)")
     via_profile = parts[0] not in known
     if via_profile:
         if parts[0] != US_PROFILE_PREFIX:
             raise ModelIdError(
-                f"{raw!r}: only US inference profiles ('us.' prefix) keep requests in US regions; "
-                f"'{parts[0]}.' is not allowed"
+                "only US inference profiles ('us.' prefix) keep requests in US regions; "
+                "other geography prefixes are not allowed"
             )
         parts = parts[1:]
     if len(parts) < 2 or parts[0] not in known:
-        raise ModelIdError(f"{raw!r}: unknown model vendor; known vendors: {', '.join(sorted(known))}")
+        raise ModelIdError(f"unknown model vendor; known vendors: {', '.join(sorted(known))}")
     return ModelId(raw=raw, vendor=parts[0], foundation_model_id=".".join(parts), via_us_profile=via_profile)
 
 

@@ -222,9 +222,10 @@ timeout_option = click.option(
     envvar="MANAGED_LLM_TIMEOUT",
     expose_value=False,
     callback=_store("timeout"),
-    help="Seconds one request to Elasticsearch or Kibana may take in all, retries and their waits included "
+    help="Seconds each request to Elasticsearch or Kibana may take in all, retries and their waits included "
     "(429/502/503/504 and dropped connections are retried with jittered exponential backoff, honouring "
-    "Retry-After). Also $MANAGED_LLM_TIMEOUT.",
+    "Retry-After; a billed inference call only on 429 or a refused connection); it does not bound the "
+    "whole command. Also $MANAGED_LLM_TIMEOUT.",
 )
 allow_http_option = click.option(
     "--allow-http",

@@ -3,8 +3,9 @@
 YAML is parsed with the safe loader within the bounds of `file_loader` (regular files of at most 1 MiB,
 UTF-8 only with an optional BOM, bounded depth and alias expansion). Duplicate keys, keys that are not
 strings, tags beyond plain data (`!!binary`, `!!set`, `!!python/...`), secrets written in the file and every
-schema error become one `ConfigError` line `file:line: path: message` (the value itself is never echoed, so
-a mistyped secret cannot leak through an error). This is the only module that catches pydantic errors.
+schema error become one `ConfigError` line `file:line: path: message`. Messages name the field and the rule,
+never the value (pydantic's input is dropped and our validators do not interpolate it), so a secret pasted
+into any field cannot leak through an error. This is the only module that catches pydantic errors.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from pydantic import SecretStr, ValidationError
 
 from provisioning.catalog import Catalog
 from provisioning.credential_keys import names_credential
+from provisioning.environment import clean as clean_env
 from provisioning.errors import ConfigError, ConnectionSettingsError
 from provisioning.file_loader import clip, load_yaml, read_text
 from provisioning.model import DesiredState
@@ -197,7 +199,7 @@ class ConnectionSettings:
         """`<prefix>_URL` (or `url`), `<prefix>_API_KEY` or `<prefix>_USERNAME` + `<prefix>_PASSWORD`,
         `<prefix>_CA_CERTS`; the prefix is ELASTICSEARCH, or KIBANA for Kibana."""
         url_name = f"{prefix}_URL" if url is None else "--es-url"
-        url = _clean(url if url is not None else environ.get(f"{prefix}_URL"), url_name)
+        url = clean_env(url if url is not None else environ.get(f"{prefix}_URL"), url_name)
         if not url:
             raise ConnectionSettingsError(missing)
         if any(c.isspace() for c in url):
@@ -213,9 +215,9 @@ class ConnectionSettings:
             raise ConnectionSettingsError(
                 f"{url_name} must not embed credentials; use {prefix}_API_KEY or {prefix}_USERNAME/PASSWORD"
             )
-        api_key = _clean(environ.get(f"{prefix}_API_KEY"), f"{prefix}_API_KEY")
-        username = _clean(environ.get(f"{prefix}_USERNAME"), f"{prefix}_USERNAME")
-        password = _clean(environ.get(f"{prefix}_PASSWORD"), f"{prefix}_PASSWORD")
+        api_key = clean_env(environ.get(f"{prefix}_API_KEY"), f"{prefix}_API_KEY")
+        username = clean_env(environ.get(f"{prefix}_USERNAME"), f"{prefix}_USERNAME")
+        password = clean_env(environ.get(f"{prefix}_PASSWORD"), f"{prefix}_PASSWORD")
         if api_key and (username or password):
             raise ConnectionSettingsError(
                 f"set either {prefix}_API_KEY or {prefix}_USERNAME/{prefix}_PASSWORD, not both"
@@ -229,7 +231,7 @@ class ConnectionSettings:
             )
         if username and ":" in username:
             raise ConnectionSettingsError(f"{prefix}_USERNAME must not contain ':' (HTTP basic authentication)")
-        ca = _clean(environ.get(f"{prefix}_CA_CERTS"), f"{prefix}_CA_CERTS")
+        ca = clean_env(environ.get(f"{prefix}_CA_CERTS"), f"{prefix}_CA_CERTS")
         if ca and parts.scheme == "http":
             raise ConnectionSettingsError(
                 f"{prefix}_CA_CERTS is set but {url_name} is http://, so it would be ignored; use https://"
@@ -269,15 +271,6 @@ class ConnectionSettings:
 
 # What an Elasticsearch or Kibana API key can be: base64 (`encoded`) or `id:key`, printable ASCII.
 _API_KEY = re.compile(r"[!-~]+")
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
-
-
-def _clean(value: str | None, name: str) -> str:
-    """A value from the environment, surrounding whitespace removed; control characters inside refused."""
-    value = (value or "").strip()
-    if _CONTROL.search(value):
-        raise ConnectionSettingsError(f"{name} contains control characters (the value is not shown)")
-    return value
 
 
 def is_loopback(host: str) -> bool:

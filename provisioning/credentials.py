@@ -9,17 +9,22 @@ tell whether the key in the cluster is current. Rotation is an explicit command,
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from pydantic import SecretStr
 
-from provisioning import redact
+from provisioning import environment, redact
 from provisioning.errors import CredentialsError
 from provisioning.model import DesiredState
 
 ENV_ACCESS_KEY_ID = "BEDROCK_ACCESS_KEY_ID"
 ENV_SECRET_ACCESS_KEY = "BEDROCK_SECRET_ACCESS_KEY"  # noqa: S105 (an environment variable name)
+# IAM access key ids are upper-case letters and digits (IAM API reference, AccessKey.AccessKeyId: 16-128
+# characters, pattern [\w]+); secret keys are printable ASCII. Anything else would fail only at Bedrock.
+_ACCESS_KEY_ID = re.compile(r"[A-Z0-9]{16,128}")
+_SECRET_ACCESS_KEY = re.compile(r"[!-~]+")
 
 
 @dataclass(frozen=True)
@@ -59,10 +64,20 @@ def _read_from_secrets_manager(secret_arn: str) -> str:
 def resolve(
     state: DesiredState, environ: Mapping[str, str], read_secret: Callable[[str], str] | None = None
 ) -> BedrockCredentials:
-    key_id, secret = environ.get(ENV_ACCESS_KEY_ID), environ.get(ENV_SECRET_ACCESS_KEY)
+    key_id = environment.read(environ, ENV_ACCESS_KEY_ID, CredentialsError)
+    secret = environment.read(environ, ENV_SECRET_ACCESS_KEY, CredentialsError)
     if key_id or secret:
         if not (key_id and secret):
             raise CredentialsError(f"set both {ENV_ACCESS_KEY_ID} and {ENV_SECRET_ACCESS_KEY}, or neither")
+        if not _ACCESS_KEY_ID.fullmatch(key_id):
+            raise CredentialsError(
+                f"{ENV_ACCESS_KEY_ID} is not an AWS access key id (16-128 upper-case letters and digits; "
+                "the value is not shown)"
+            )
+        if not _SECRET_ACCESS_KEY.fullmatch(secret):
+            raise CredentialsError(
+                f"{ENV_SECRET_ACCESS_KEY} holds spaces or non-ASCII characters (the value is not shown)"
+            )
         return BedrockCredentials(SecretStr(key_id), SecretStr(secret), "environment")
     if state.bedrock is None or state.bedrock.credentials is None:
         raise CredentialsError(

@@ -2,11 +2,13 @@
 
 Retries are ours, not the transport's (which retries 429/503 without waiting and ignores Retry-After):
 every call goes through `RetryPolicy.run` (provisioning/retry.py) with exponential backoff and full
-jitter, `Retry-After` honoured, and one bound on the whole call (`--timeout`). Reads retry 429/502/503/504,
+jitter, `Retry-After` honoured, and one bound on each request (`--timeout`). Reads retry 429/502/503/504,
 connection errors and timeouts. Writes retry the same statuses and connection errors but never a
 timeout: a create that timed out may still be running, so apply verifies instead; a retried create that
 finds its own endpoint gets "already exists" and apply checks it (`AlreadyExists`); every other write
-is idempotent (PUT of the same body, `_update`, DELETE where 404 counts as done).
+is idempotent (PUT of the same body, `_update`, DELETE where 404 counts as done). Performing inference
+(smoke's completion, embedding and chat) is billed by Bedrock and not idempotent: it is retried only on
+429 and on a connection that was never made (`Call.NON_IDEMPOTENT`).
 PUT of a Bedrock endpoint waits for Elasticsearch's own validation call to Bedrock, so writes get a long
 per-attempt timeout (the client default of 10 s is too short; reference §4, §12).
 Every answer the CLI reads is checked for shape here: a surprise is one ClusterError naming the API.
@@ -47,7 +49,7 @@ from provisioning.kinds import inference_endpoints as endpoints
 from provisioning.kinds.inference_endpoints import EndpointSpec
 from provisioning.planner import ClusterState
 from provisioning.redact import redact
-from provisioning.retry import RETRY_ON_STATUS, GaveUp, RetryPolicy, Verdict
+from provisioning.retry import RETRY_ON_STATUS, Call, GaveUp, RetryPolicy, Verdict
 
 __all__ = ["RETRY_ON_STATUS", "EsClient", "RetryPolicy"]
 
@@ -118,14 +120,14 @@ class EsClient:
             with self._warnings_lock:
                 self._warnings.append(header)
 
-    def _send(self, send: Send, *, write: bool = False) -> ApiResponse[Any]:
-        """One logical call: attempts with backoff, all within `settings.timeout` seconds (call inside `_call`)."""
-        per_attempt = self.retry.write_timeout if write else self.retry.read_timeout
+    def _send(self, send: Send, *, call: Call = Call.READ) -> ApiResponse[Any]:
+        """One request: attempts with backoff, all within `settings.timeout` seconds (call inside `_call`)."""
+        per_attempt = self.retry.read_timeout if call is Call.READ else self.retry.write_timeout
 
         def attempt(left: float) -> ApiResponse[Any]:
             return send(self._es.options(request_timeout=min(per_attempt, left)))
 
-        judge = partial(_judge, write=write, retry_after=self.retry.retry_after)
+        judge = partial(_judge, call=call, retry_after=self.retry.retry_after)
         return self.retry.run(self.settings.timeout, attempt, judge, (ApiError, TransportError))
 
     # ---------------------------------------------------------------- reads
@@ -232,7 +234,7 @@ class EsClient:
                         chunking_settings=body.get("chunking_settings"),
                         timeout=SERVER_WRITE_TIMEOUT,
                     ),
-                    write=True,
+                    call=Call.WRITE,
                 )
             self._remember(response)
         except ClusterError as exc:
@@ -246,7 +248,7 @@ class EsClient:
                 lambda es: es.inference.update(
                     inference_id=spec.id, task_type=spec.task_type, inference_config=endpoints.update_body(spec)
                 ),
-                write=True,
+                call=Call.WRITE,
             )
         self._remember(response)
 
@@ -256,7 +258,7 @@ class EsClient:
             with self._call(f"delete inference endpoint {endpoint_id}"):
                 response = self._send(
                     lambda es: es.inference.delete(inference_id=endpoint_id, task_type=task_type, force=force or None),
-                    write=True,
+                    call=Call.WRITE,
                 )
             self._remember(response)
         except ClusterError as exc:
@@ -273,14 +275,14 @@ class EsClient:
                     rules=body["rules"],
                     metadata=body["metadata"],
                 ),
-                write=True,
+                call=Call.WRITE,
             )
         self._remember(response)
 
     def delete_role_mapping(self, name: str) -> None:
         try:
             with self._call(f"delete role mapping {name}"):
-                response = self._send(lambda es: es.security.delete_role_mapping(name=name), write=True)
+                response = self._send(lambda es: es.security.delete_role_mapping(name=name), call=Call.WRITE)
             self._remember(response)
         except ClusterError as exc:
             if exc.status != 404:
@@ -297,7 +299,7 @@ class EsClient:
                 lambda es: es.inference.update(
                     inference_id=endpoint_id, task_type=task_type, inference_config={"service_settings": settings}
                 ),
-                write=True,
+                call=Call.WRITE,
             )
 
     # ---------------------------------------------------------------- performing inference
@@ -309,7 +311,7 @@ class EsClient:
                 lambda es: es.inference.completion(
                     inference_id=endpoint_id, input=text, task_settings={"max_new_tokens": max_tokens}
                 ),
-                write=True,
+                call=Call.NON_IDEMPOTENT,
             ).body
         results = _objects(_object(body, operation).get("completion") or [], operation, "completion")
         return "".join(_string(r.get("result", ""), operation, "completion[].result") for r in results)
@@ -319,7 +321,7 @@ class EsClient:
         operation = f"embedding through {endpoint_id}"
         with self._call(operation):
             body = self._send(
-                lambda es: es.inference.text_embedding(inference_id=endpoint_id, input=text), write=True
+                lambda es: es.inference.text_embedding(inference_id=endpoint_id, input=text), call=Call.NON_IDEMPOTENT
             ).body
         vectors = _objects(_object(body, operation).get("text_embedding") or [], operation, "text_embedding")
         if not vectors:
@@ -343,7 +345,7 @@ class EsClient:
                     headers={"accept": "text/event-stream", "content-type": "application/json"},
                     body={"messages": [{"role": "user", "content": text}], "max_completion_tokens": max_tokens},
                 ),
-                write=True,
+                call=Call.NON_IDEMPOTENT,
             )
         if not isinstance(response.body, str):
             raise _unexpected(operation, f"the answer is {_kind(response.body)}, not an event stream")
@@ -388,19 +390,29 @@ class EsClient:
             raise ClusterError(_redact(f"{operation}: {exc.message}", secrets)) from None
 
 
-def _judge(exc: Exception, *, write: bool, retry_after: Callable[[str | None], float | None]) -> Verdict:
+def _judge(exc: Exception, *, call: Call, retry_after: Callable[[str | None], float | None]) -> Verdict:
     """Which failures are worth another attempt (see the module docstring for why writes differ)."""
     if isinstance(exc, UnsupportedProductError):
         return Verdict(retry=False)
     if isinstance(exc, ApiError):
-        if exc.meta.status in RETRY_ON_STATUS:
+        if call.retries_status(exc.meta.status):
             return Verdict(retry=True, retry_after=retry_after(exc.meta.headers.get("retry-after")))
         return Verdict(retry=False)
     if isinstance(exc, ConnectionTimeout):
-        return Verdict(retry=not write)
+        return Verdict(retry=call is Call.READ)
     if isinstance(exc, TlsError):
         return Verdict(retry=False)
+    if call is Call.NON_IDEMPOTENT:
+        return Verdict(retry=isinstance(exc, ConnectionError) and _never_sent(exc))
     return Verdict(retry=isinstance(exc, ConnectionError))
+
+
+def _never_sent(exc: ConnectionError) -> bool:
+    """A connection that was never established (refused, no route, DNS): the request certainly was not sent."""
+    # urllib3's NewConnectionError ("Failed to establish a new connection") is raised before a byte is sent;
+    # a reset or a closed connection (RemoteDisconnected, ProtocolError) may come after the server read it.
+    text = f"{exc.message} {exc}"
+    return "Failed to establish a new connection" in text or "Connection refused" in text
 
 
 def _retried(error: ClusterError, suffix: str) -> ClusterError:

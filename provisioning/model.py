@@ -163,7 +163,7 @@ class InferenceEndpoint(_Strict):
         preset = catalog.preset(data["preset"])
         if preset is None:
             known = ", ".join(name for p in catalog.presets for name in (p.id, *p.aliases))
-            raise ValueError(f"unknown preset {data['preset']!r}; known presets: {known}")
+            raise ValueError(f"preset: not a known preset; known presets: {known}")
         defaults = {"task_type": preset.default_task_type, "model": preset.model, "provider": preset.provider}
         return {**defaults, **data, "preset": preset.id}
 
@@ -174,7 +174,7 @@ class InferenceEndpoint(_Strict):
             raise ValueError("ids starting with '.' are reserved for preconfigured endpoints")
         if not re.fullmatch(ENDPOINT_ID_PATTERN, value) or len(value) > 255:
             raise ValueError(
-                f"{value!r} is not a valid inference endpoint id: use lowercase a-z, 0-9, '-' and '_', "
+                "not a valid inference endpoint id: use lowercase a-z, 0-9, '-' and '_', "
                 "starting and ending with a letter or digit"
             )
         return value
@@ -196,12 +196,10 @@ class InferenceEndpoint(_Strict):
         vendor = parse_model_id(self.model).vendor
         expected = load_catalog().vendors[vendor]
         if self.provider != expected:
-            raise ValueError(
-                f"provider {self.provider!r} does not match model vendor {vendor!r} (expected {expected!r})"
-            )
+            raise ValueError(f"provider does not match the model's vendor: this model needs provider {expected}")
         embedding = self.task_type == "text_embedding"
         if embedding and self.provider not in EMBEDDING_PROVIDERS:
-            raise ValueError(f"provider {self.provider!r} has no text_embedding task on Bedrock")
+            raise ValueError(f"provider {self.provider} has no text_embedding task on Bedrock")
         if not embedding:
             for name in ("similarity", "max_input_tokens", "chunking_settings"):
                 if getattr(self, name) is not None:
@@ -212,9 +210,9 @@ class InferenceEndpoint(_Strict):
         if not embedding and "truncate" in settings:
             raise ValueError("task_settings.truncate is only valid for text_embedding")
         if "truncate" in settings and self.provider != "cohere":
-            raise ValueError(f"task_settings.truncate is not available for provider {self.provider!r}")
+            raise ValueError(f"task_settings.truncate is not available for provider {self.provider}")
         if "top_k" in settings and self.provider not in TOP_K_PROVIDERS:
-            raise ValueError(f"task_settings.top_k is not available for provider {self.provider!r}")
+            raise ValueError(f"task_settings.top_k is not available for provider {self.provider}")
         return self
 
 
@@ -268,9 +266,9 @@ class RoleMapping(_Strict):
     def _metadata_keys(cls, value: dict[str, Any]) -> dict[str, Any]:
         for key in value:
             if key.startswith("_"):
-                raise ValueError(f"metadata key {key!r}: keys may not start with '_'")
+                raise ValueError("metadata: keys may not start with '_' (Elasticsearch reserves them)")
             if key == MANAGED_BY_KEY:
-                raise ValueError(f"metadata key {key!r} is set by managed-llm")
+                raise ValueError(f"metadata: the key {MANAGED_BY_KEY} is set by managed-llm")
         if (where := _not_json(value, "metadata")) is not None:
             raise ValueError(
                 f"{where}: values must be strings, numbers, booleans, null, lists or mappings (quote dates)"
@@ -321,9 +319,9 @@ class KibanaConnector(_Strict):
     @classmethod
     def _not_elastics(cls, value: str | None) -> str | None:
         if value is not None and value in RESERVED_CONNECTOR_IDS:
-            raise ValueError(f"{value!r} is a connector id Kibana reserves (and remaps) for Elastic's own LLMs")
+            raise ValueError("this connector id is one Kibana reserves (and remaps) for Elastic's own LLMs")
         if value is not None and not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", value):
-            raise ValueError(f"{value!r} is not a connector id: use letters, digits, '.', '_' and '-'")
+            raise ValueError("not a valid connector id: use letters, digits, '.', '_' and '-'")
         return value
 
 
@@ -474,10 +472,7 @@ class DesiredState(_Strict):
             declared = {e.id for e in self.inference_endpoints}
             for index, connector in enumerate(self.kibana.connectors):
                 if connector.endpoint not in declared:
-                    raise ValueError(
-                        f"kibana.connectors[{index}].endpoint: {connector.endpoint!r} "
-                        "is not an inference endpoint of this file"
-                    )
+                    raise ValueError(f"kibana.connectors[{index}].endpoint: not an inference endpoint of this file")
             _require_unique([c.id or c.endpoint for c in self.kibana.connectors], "Kibana connector")
         if self.inference_endpoints and self.bedrock is None:
             raise ValueError("bedrock: required when inference_endpoints are declared")
@@ -499,7 +494,7 @@ def _require_unique(values: list[str], what: str) -> None:
     first: dict[str, int] = {}
     for index, value in enumerate(values):
         if value in first:
-            raise ValueError(f"duplicate {what} {value!r} (items {first[value]} and {index})")
+            raise ValueError(f"duplicate {what} (items {first[value]} and {index})")
         first[value] = index
 
 

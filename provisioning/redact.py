@@ -168,7 +168,9 @@ class RedactingStream(io.TextIOBase):
     """A text stream that redacts each line before it reaches `target`.
 
     Text is held until a line ends (`\\n`, or `\\r` for progress lines), so a secret split across two
-    writes is still seen whole. On a terminal, flush() also writes a partial line (prompts, bars).
+    writes is still seen whole. flush() never writes a partial line, not even on a terminal: the part
+    written could be the start of a secret whose end comes in the next write. The CLI asks nothing
+    interactively, and rich's progress bar redraws with `\\r`, so at most a bar frame shows one refresh late.
     """
 
     def __init__(self, target: TextIO) -> None:
@@ -207,9 +209,6 @@ class RedactingStream(io.TextIOBase):
 
     def flush(self) -> None:
         with self._lock:
-            if self._pending and self.isatty():
-                self.target.write(redact(self._pending))
-                self._pending = ""
             self.target.flush()
 
     def drain(self) -> None:

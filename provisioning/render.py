@@ -8,17 +8,20 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import IO, Any
 
-from rich.console import Console
+from rich.console import Console, ConsoleOptions, RenderableType
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.segment import Segment
 from rich.table import Table
 from rich.text import Text
 
 from provisioning.apply import ApplyReport, ChangeResult, Status
 from provisioning.diff import Action, Change, FieldChange
 from provisioning.plan import Plan
+from provisioning.redact import redact
 from provisioning.rotate import RotationReport
 from provisioning.smoke import SmokeReport
 from provisioning.usage import UsageReport
@@ -45,10 +48,27 @@ HEADLINE_FIELDS = (
 )
 
 
+class RedactingConsole(Console):
+    """Redacts every string and Text before rich lays it out.
+
+    On a terminal rich wraps long lines and folds table cells (`overflow="fold"`), which can cut a secret
+    across two lines that the line-based RedactingStream then sees separately; redacting here, before
+    layout, masks it whole.
+    """
+
+    def render_str(self, text: str, **kwargs: Any) -> Text:
+        return super().render_str(redact(text), **kwargs)
+
+    def render(self, renderable: RenderableType, options: ConsoleOptions | None = None) -> Iterable[Segment]:
+        if isinstance(renderable, Text) and (clean := redact(renderable.plain)) != renderable.plain:
+            renderable = Text(clean, style=renderable.style, overflow=renderable.overflow, no_wrap=renderable.no_wrap)
+        return super().render(renderable, options)
+
+
 def console(stream: IO[str]) -> Console:
     """A console that wraps nothing when the output is a log file (CI) and colours only real terminals."""
     terminal = stream.isatty()
-    return Console(
+    return RedactingConsole(
         file=stream,
         width=None if terminal else 200,
         soft_wrap=not terminal,
@@ -200,7 +220,7 @@ class BarProgress:
             BarColumn(),
             MofNCompleteColumn(),
             TimeElapsedColumn(),
-            console=Console(file=stream, markup=False, emoji=False),
+            console=RedactingConsole(file=stream, markup=False, emoji=False),
             transient=True,
         )
         self._task = self._progress.add_task("applying", total=total)

@@ -5,24 +5,52 @@ is retried at once) and ignores `Retry-After`; urllib3's `Retry` honours `Retry-
 has no jitter by default and it cannot bound the total time of a call that times out repeatedly. So
 both clients disable their library's retries and run each logical call through `RetryPolicy.run`:
 exponential backoff with full jitter (AWS Architecture Blog, "Exponential Backoff And Jitter"),
-`Retry-After` (seconds or an HTTP date, RFC 9110 §10.2.3) honoured up to a cap, and the whole call,
-every attempt and every wait, kept under one deadline. Clock, sleep and randomness are injectable so
-tests can assert the waits without waiting.
+`Retry-After` (seconds or an HTTP date, RFC 9110 §10.2.3) honoured up to a cap, and each request, its
+attempts and waits, kept under one deadline (`--timeout` bounds each request, not the whole command). `Call`
+says what a request may be retried on: reads, idempotent writes, and billed inference calls. Clock, sleep
+and randomness are injectable so tests can assert the waits without waiting.
 """
 
 from __future__ import annotations
 
 import random
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
+from enum import StrEnum
 from typing import TypeVar
 
 T = TypeVar("T")
 
 RETRY_ON_STATUS = frozenset({429, 502, 503, 504})
-# The bound on one logical call (all attempts and waits), unless --timeout says otherwise.
+# Rejected before any work was done: Elasticsearch's own 429 (EsRejectedExecutionException) and a throttled
+# Bedrock call both mean nothing ran, so even a billed call may be sent again.
+RETRY_ON_STATUS_NON_IDEMPOTENT = frozenset({429})
+_DELTA_SECONDS = re.compile(r"[0-9]+")
+
+
+class Call(StrEnum):
+    """How safe a request is to send twice, which decides what a failed attempt may be retried on.
+
+    READ: any retryable status, dropped connections and timeouts. WRITE (idempotent: PUT of the same body,
+    DELETE): the same statuses and dropped connections, never a timeout (the write may still be running).
+    NON_IDEMPOTENT (performing inference, billed per call): only a 429 and a connection that was never made;
+    a 502/504, a reset or a timeout may come after Bedrock already ran (and billed) the request.
+    """
+
+    READ = "read"
+    WRITE = "write"
+    NON_IDEMPOTENT = "non-idempotent"
+
+    def retries_status(self, status: int) -> bool:
+        """Whether an HTTP error status is worth another attempt for this kind of call."""
+        allowed = RETRY_ON_STATUS_NON_IDEMPOTENT if self is Call.NON_IDEMPOTENT else RETRY_ON_STATUS
+        return status in allowed
+
+
+# The bound on each request (all its attempts and waits), unless --timeout says otherwise.
 DEFAULT_TIMEOUT = 120.0
 
 
@@ -110,15 +138,20 @@ class RetryPolicy:
 
 
 def parse_retry_after(header: str | None, now: float) -> float | None:
+    """Seconds to wait from a `Retry-After` value; never raises, whatever a server sends.
+
+    Delta-seconds are ASCII digits only (RFC 9110 §10.2.3): `str.isdigit` also accepts `²` or `٣`, which
+    `float` refuses.
+    """
     if not header:
         return None
     value = header.strip()
-    if value.isdigit():
+    if _DELTA_SECONDS.fullmatch(value):
         return float(value)
     try:
         when = parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
+        if when.tzinfo is None:
+            return None
+        return max(0.0, when.timestamp() - now)
+    except (TypeError, ValueError, IndexError, OverflowError, OSError):
         return None
-    if when.tzinfo is None:
-        return None
-    return max(0.0, when.timestamp() - now)

@@ -8,10 +8,14 @@ when it contains `*` (server/.../common/regex/Regex.java `isSimpleMatchPattern`)
 `.../ExpressionModel.java` (a collection field matches when any element does) and `support/Automatons.java`
 (`*` any string, `?` one character, `\\` escapes; `/.../` is a Lucene `RegExp`, always anchored).
 
-"Matches everyone" is decided conservatively: a field rule is broad when its values match every probe value
-(non-empty strings of every shape: one character, long, unicode, newline, ...), `any`/`all` combine their
-members over the same probe users, and `except X` is broad unless X itself is broad: a rule that only
-excludes named users still cannot exclude an arbitrary one. Lucene syntax this translation cannot mirror
+"Matches everyone" means "excludes no realistic user": a rule is broad when it maps every user of a fixed set
+of plausible users (plain, upper-case and digit-first names, dots/dashes/underscores/@, e-mail names, LDAP
+DNs, unicode, a 64-character name; realms native1/file/ldap1/pki1/saml1/oidc1; some without groups), taking
+only users that have every field the rule names. Excluding only names no realm issues (a newline, NUL, a
+leading symbol, 100+ characters) therefore cannot hide a grant to everyone. `except X` is broad unless X
+itself is broad: a rule that only excludes named users still cannot exclude an arbitrary one. Known gap: a
+rule that excludes one realistic shape (every one-letter name, every e-mail name: `/[^@]*/`) is narrow,
+although it still maps most users; review broad-looking patterns by eye. Lucene syntax this translation cannot mirror
 exactly (`~` complement, `@`, `&`, `<n-m>`, `#`, `\\d`-style escapes, stacked quantifiers) is refused as
 unsupported rather than guessed.
 """
@@ -67,9 +71,7 @@ def _check_field(value: Any, path: str) -> None:
     if not isinstance(field, str) or not field:
         raise RuleError(f"{path}: the field name must be a non-empty string")
     if field not in USER_FIELDS and not (field.startswith(METADATA_PREFIX) and len(field) > len(METADATA_PREFIX)):
-        raise RuleError(
-            f"{path}: unknown field {field!r}; Elasticsearch matches {', '.join(USER_FIELDS)} or metadata.<key>"
-        )
+        raise RuleError(f"{path}: unknown field name; Elasticsearch matches {', '.join(USER_FIELDS)} or metadata.<key>")
     values = expected if isinstance(expected, list) else [expected]
     if not values:
         raise RuleError(f"{path}.{field}: needs at least one value")
@@ -231,45 +233,64 @@ def _char_class(body: str, start: int, path: str) -> tuple[int, str]:
 
 
 @dataclass(frozen=True)
-class ProbeUser:
-    """A user whose every field (username, dn, one group, realm, any metadata key) holds `value`."""
+class RealisticUser:
+    """A user as a realm reports one (UserRoleMapper.UserData): no dn outside LDAP/PKI, possibly no groups."""
 
-    value: str
+    username: str
+    realm: str
+    dn: str | None = None
+    groups: tuple[str, ...] = ()
+    metadata: str | None = None
 
     def field(self, name: str) -> list[str]:
-        return [self.value]
+        """The values ExpressionModel tests for `name`: a missing field or an empty group list matches nothing."""
+        if name == "username":
+            return [self.username]
+        if name == "realm.name":
+            return [self.realm]
+        if name == "dn":
+            return [] if self.dn is None else [self.dn]
+        if name == "groups":
+            return list(self.groups)
+        return [] if self.metadata is None else [self.metadata]
 
 
-# Non-empty values of every shape a pattern might forget (usernames are never empty).
-PROBE_VALUES: tuple[str, ...] = (
-    "a",
-    "Z",
-    "0",
-    "_",
-    "-",
-    ".",
-    " ",
-    "*",
-    "?",
-    "/",
-    "\\",
-    "\n",
-    "\t",
-    "\x00",
-    "é",
-    "ß",
-    "日本語",
-    "\U0001f600",
-    "cn=probe,ou=people,dc=example,dc=com",
-    "probe.user@example.com",
-    "Q7rk-2_v.W9~x",
-    "line one\nline two",
-    "x" * 513,
-    "é\n\U0001f600 Z\x7f",
+_ADMINS = "cn=admins,ou=groups,dc=example,dc=com"
+# Users a real deployment has. Every username starts with an ASCII letter or digit and is at most 64 characters:
+# a rule that excludes only names no realm issues (empty, control characters, a leading symbol, 100+ characters)
+# still grants to every real user, so it counts as broad.
+REALISTIC_USERS: tuple[RealisticUser, ...] = (
+    RealisticUser("x", "file", groups=("ops",), metadata="x"),
+    RealisticUser("alice", "native1", metadata="platform"),
+    RealisticUser("Bob", "native1", groups=("Developers",), metadata="Team-B"),
+    RealisticUser("ADMIN", "file", groups=("superusers",), metadata="ADMIN"),
+    RealisticUser("007bond", "native1", groups=(), metadata="007"),
+    RealisticUser("1234", "file", metadata="1234"),
+    RealisticUser("john.smith", "ldap1", "cn=John Smith,ou=people,dc=example,dc=com", (_ADMINS,), "eng"),
+    RealisticUser("J.Doe", "ldap1", "uid=J.Doe,ou=people,dc=example,dc=com", ("cn=Staff,dc=example",), "42"),
+    RealisticUser("jane-doe_2", "pki1", "CN=jane-doe_2, OU=Users, O=Example", ("cn=users,dc=example",), "Q3"),
+    RealisticUser("svc_ci-bot", "native1", groups=("automation", "ci"), metadata="ci"),
+    RealisticUser("jane.doe@example.com", "saml1", groups=("GG-LLM-Users",), metadata="jane.doe@example.com"),
+    RealisticUser("Kim.Lee@Corp.Example.ORG", "saml1", metadata="Corp"),
+    RealisticUser("j@x.io", "oidc1", groups=("urn:example:group:ops",), metadata="urn:x"),
+    RealisticUser("josé.garcía", "saml1", groups=("ventes",), metadata="Équipe"),
+    RealisticUser("zoë", "native1", groups=("研究",), metadata="研究"),
+    RealisticUser("Müller-Lüdenscheidt", "ldap1", "cn=Müller,ou=people,dc=example,dc=de", ("ß",), "ü"),
+    RealisticUser("u日本語", "file", metadata="日本語"),
+    RealisticUser("a" + "b1.-_" * 12 + "xyz", "native1", groups=("g" * 64,), metadata="m" * 64),
 )
 
 
-def matches(rule: Mapping[str, Any], user: ProbeUser) -> bool:
+def _fields(rule: Mapping[str, Any]) -> set[str]:
+    ((kind, value),) = rule.items()
+    if kind in ("any", "all"):
+        return set().union(*(_fields(child) for child in value))
+    if kind == "except":
+        return set()
+    return {next(iter(value))}
+
+
+def matches(rule: Mapping[str, Any], user: RealisticUser) -> bool:
     """Whether `rule` (already checked) maps `user`, with `except X` counted as matching when X is not broad."""
     ((kind, value),) = rule.items()
     if kind == "any":
@@ -286,10 +307,16 @@ def matches(rule: Mapping[str, Any], user: ProbeUser) -> bool:
 
 @cache
 def _broad(rule_json: str) -> bool:
-    # Memoised: without it, nested all/except would re-probe each inner rule once per outer probe (24^depth).
+    # Memoised: without it, nested all/except would re-evaluate each inner rule once per outer user.
     return matches_everyone(json.loads(rule_json))
 
 
 def matches_everyone(rule: Mapping[str, Any]) -> bool:
-    """Whether a checked rule cannot exclude an arbitrary user (conservative: may say yes for a near-universal rule)."""
-    return all(matches(rule, ProbeUser(v)) for v in PROBE_VALUES)
+    """Whether a checked rule excludes no realistic user that has every field the rule names.
+
+    Users lacking a named field (no dn, no groups) are left out: `groups: "*"` grants to every user with a
+    group, which is everyone in practice, even though Elasticsearch skips a user without groups.
+    """
+    named = _fields(rule)
+    population = [u for u in REALISTIC_USERS if all(u.field(f) for f in named)]
+    return all(matches(rule, u) for u in population)

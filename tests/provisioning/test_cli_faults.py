@@ -9,13 +9,14 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from email.utils import formatdate
 from pathlib import Path
+from typing import Literal
 
 import pytest
 from click.testing import CliRunner, Result
 
 from provisioning.cli import CliContext, cli
 from provisioning.es_client import EsClient
-from provisioning.retry import RetryPolicy
+from provisioning.retry import Call, RetryPolicy
 from tests.conftest import BEDROCK_ENV, V1, Cli, endpoint, mapping, write_file
 from tests.doubles.es_double import EsDouble
 
@@ -312,13 +313,63 @@ def test_a_write_that_timed_out_is_not_retried() -> None:
     from provisioning.es_client import _judge
 
     timed_out = ConnectionTimeout("timed out")
-    assert _judge(timed_out, write=True, retry_after=lambda _: None).retry is False
-    assert _judge(timed_out, write=False, retry_after=lambda _: None).retry is True
+    assert _judge(timed_out, call=Call.WRITE, retry_after=lambda _: None).retry is False
+    assert _judge(timed_out, call=Call.NON_IDEMPOTENT, retry_after=lambda _: None).retry is False
+    assert _judge(timed_out, call=Call.READ, retry_after=lambda _: None).retry is True
 
 
 def test_help_states_the_bound() -> None:
     for command in ("plan", "apply", "verify", "smoke", "rotate-credentials"):
         text = " ".join(CliRunner().invoke(cli, [command, "--help"]).output.split())
-        assert "--timeout FLOAT RANGE Seconds one request to Elasticsearch or Kibana may take in all" in text
+        assert "--timeout FLOAT RANGE Seconds each request to Elasticsearch or Kibana may take in all" in text
         assert "[default: 120" in text
         assert "--allow-http" in text
+
+
+# ---------------------------------------------------------------- billed inference calls are not idempotent
+
+
+@pytest.fixture
+def smoke_file(run: Cli, tmp_path: Path) -> Path:
+    file = write_file(
+        tmp_path,
+        [endpoint("chat"), endpoint("done", model=V1, task_type="completion")],
+        [],
+    )
+    assert run("apply", "-f", str(file)).exit_code == 0
+    return file
+
+
+@pytest.mark.parametrize("outcome", [502, 503, 504, "reset"])
+@pytest.mark.parametrize("path", [r"^/_inference/chat_completion/chat/_stream$", r"^/_inference/completion/done$"])
+def test_a_billed_inference_call_is_sent_once(
+    run: Cli, double: EsDouble, smoke_file: Path, outcome: int | Literal["reset"], path: str
+) -> None:
+    # after=True: Elasticsearch ran the call (Bedrock billed it) and only the answer was lost on the way back.
+    double.fail("POST", path, outcome, after=True)
+    result = run("smoke", "-f", str(smoke_file))
+    assert result.exit_code == 1
+    assert double.count("POST", path) == 1
+
+
+@pytest.mark.parametrize("path", [r"^/_inference/chat_completion/chat/_stream$", r"^/_inference/completion/done$"])
+def test_a_billed_inference_call_is_retried_on_429(run: Cli, double: EsDouble, smoke_file: Path, path: str) -> None:
+    double.fail("POST", path, 429, retry_after="0")
+    result = run("smoke", "-f", str(smoke_file))
+    assert result.exit_code == 0, result.output
+    assert double.count("POST", path) == 2
+
+
+def test_a_billed_inference_call_is_retried_only_when_never_sent() -> None:
+    from elasticsearch import ConnectionError as EsConnectionError
+
+    from provisioning.es_client import _judge
+
+    def judged(message: str, call: Call) -> bool:
+        return _judge(EsConnectionError(message), call=call, retry_after=lambda _: None).retry
+
+    refused = "Failed to establish a new connection: [Errno 111] Connection refused"
+    reset = "Connection aborted.', ConnectionResetError(104, 'Connection reset by peer')"
+    assert judged(refused, Call.NON_IDEMPOTENT) is True
+    assert judged(reset, Call.NON_IDEMPOTENT) is False
+    assert judged(reset, Call.WRITE) is True

@@ -221,7 +221,7 @@ def test_cluster_names_cannot_share_variables(tmp_path: Path, double: EsDouble) 
     ]
     result = Cli(double.env())("validate", "-f", str(write_file(tmp_path, [], [], clusters=twins)))
     assert result.exit_code == 1
-    assert "duplicate cluster variable prefix 'MANAGED_LLM_PROD_US_'" in result.stderr
+    assert "duplicate cluster variable prefix (items 0 and 1)" in result.stderr
     shadow = [{"name": "prod-kibana", "url_env": "MANAGED_LLM_PROD_KIBANA_URL"}]
     result = Cli(double.env())("validate", "-f", str(write_file(tmp_path, [], [], clusters=shadow)))
     assert result.exit_code == 1

@@ -207,9 +207,9 @@ def test_why_not_the_api_kibana_would_own_the_endpoint(
 @pytest.mark.parametrize(
     ("connectors", "message"),
     [
-        ([{"endpoint": "nope"}], "kibana.connectors[0].endpoint: 'nope' is not an inference endpoint of this file"),
-        ([{"endpoint": "llm", "id": "General-Purpose-LLM-v2"}], "is a connector id Kibana reserves"),
-        ([{"endpoint": "llm"}, {"endpoint": "llm"}], "duplicate Kibana connector 'llm'"),
+        ([{"endpoint": "nope"}], "kibana.connectors[0].endpoint: not an inference endpoint of this file"),
+        ([{"endpoint": "llm", "id": "General-Purpose-LLM-v2"}], "is one Kibana reserves"),
+        ([{"endpoint": "llm"}, {"endpoint": "llm"}], "duplicate Kibana connector (items 0 and 1)"),
         ([], "kibana.connectors: List should have at least 1 item"),
     ],
 )

@@ -52,10 +52,7 @@ def test_an_unknown_preset_is_refused_with_the_known_ones(tmp_path: Path) -> Non
     )
     result = CliRunner().invoke(cli, ["validate", "-f", str(file)])
     assert result.exit_code == 1
-    assert (
-        "inference_endpoints[0]: unknown preset 'general-purpose-llm-v3'; known presets: general-purpose-llm-v1"
-        in result.stderr
-    )
+    assert "inference_endpoints[0]: preset: not a known preset; known presets: general-purpose-llm-v1" in result.stderr
 
 
 def test_the_stack_and_the_presets_share_one_data_file() -> None:

@@ -108,3 +108,42 @@ def test_output_is_redacted_at_the_boundary(capsys: pytest.CaptureFixture[str]) 
         print("stderr boundary-password-1", file=__import__("sys").stderr)
     captured = capsys.readouterr()
     assert (captured.out, captured.err) == ("stdout ***\n", "stderr ***\n")
+
+
+class FakeTerminal(io.StringIO):
+    """A stream that says it is a terminal (the case where flush() used to write a partial line)."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+def test_a_secret_split_by_a_flush_on_a_terminal_is_still_masked() -> None:
+    target = FakeTerminal()
+    stream = RedactingStream(target)
+    with redacted_output({"SOME_PASSWORD": "SuperSecretValue123"}):
+        stream.write("key=SuperSec")
+        stream.flush()
+        stream.write("retValue123\n")
+    assert target.getvalue() == "key=***\n"
+
+
+def test_a_secret_folded_across_lines_of_a_table_on_a_narrow_terminal_is_masked(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from provisioning.render import _table, console
+
+    secret = "tablesecret0123456789abcdefghijklmnopqrstuvwxyz"  # noqa: S105 (a test value)
+    monkeypatch.setenv("COLUMNS", "30")
+    target = FakeTerminal()
+    with redacted_output({"SOME_PASSWORD": secret}):
+        stream = RedactingStream(target)
+        out = console(stream)
+        table = _table("name", "evidence")
+        table.add_row("x", f"answer was {secret} here")
+        out.print(table)
+        out.print(f"failed: the cluster said {secret} twice")
+        stream.drain()
+    text = target.getvalue()
+    assert "***" in text
+    for start in range(0, len(secret) - 6, 4):
+        assert secret[start : start + 6] not in text
