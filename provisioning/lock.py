@@ -13,11 +13,15 @@ best effort against a race, made narrow: a lease is written with a random token,
 delay and kept only if the token is still ours, and re-read again just before the first endpoint write;
 every ledger write re-reads first, stops the apply if the token changed, and merges only this apply's
 claims into what it read (`ownership.merge_claims`), so another apply's ids are never overwritten. What
-remains: two applies whose read-to-write gaps overlap (a PUT retried after a 503 lands late) can both
-believe they hold the lease until one's next re-read, which stops it; it then writes its claims once more
-as pending, merged into the other's ledger. A ledger PUT landing between the other apply's re-read and its
-PUT is lost (its ids are missing until that apply's next write), and a claim lost that way after a kill
-leaves an endpoint unowned (never a foreign one owned). A crashed apply leaves its lease until it expires
+remains, because no PUT can be conditional: a PUT built from a read made before another apply's write
+overwrites that write (a GET answered before our lease PUT, whose own PUT, retried after a 503, lands after
+our checks). Both applies then believe they hold the lease until this apply's next ledger write (a
+renewal, every third of the TTL, or its release), which notices, stops it, and merges its claims as
+pending into the other's ledger. Until then the ledger shows the other apply's stale view of this apply's
+ids: a new claim is missing (killed meanwhile, an endpoint it created is left unowned: a leak, never a
+foreign endpoint owned), and an id it deletes or replaces is still confirmed (killed meanwhile after that
+delete, and the id then created by someone else, a later prune or replace would touch it).
+A crashed apply leaves its lease until it expires
 (`DEFAULT_TTL`, renewed every third of it while apply runs; a failed renewal stops the apply); an expired
 lease is taken over only with `--break-lock`.
 """
@@ -56,7 +60,7 @@ class LockHeld(ManagedLlmError):
 
 
 class LockLost(ManagedLlmError):
-    """The lease was taken over while this apply ran: it writes nothing more to the ledger."""
+    """The lease was taken over while this apply ran: it starts nothing more and merges its claims as pending."""
 
 
 class LedgerStore(Protocol):
