@@ -20,10 +20,9 @@ renewal, every third of the TTL, or its release), which notices, stops it, and m
 pending into the other's ledger. Until then the ledger shows the other apply's stale view of this apply's
 ids: a new claim is missing (killed meanwhile, an endpoint it created is left unowned: a leak, never a
 foreign endpoint owned), and an id it deletes or replaces is still confirmed (killed meanwhile after that
-delete, and the id then created by someone else, a later prune or replace would touch it).
-A crashed apply leaves its lease until it expires
-(`DEFAULT_TTL`, renewed every third of it while apply runs; a failed renewal stops the apply); an expired
-lease is taken over only with `--break-lock`.
+delete, and the id then created by someone else, a later prune or replace would touch it). A crashed
+apply leaves its lease until it expires (`DEFAULT_TTL`, renewed every third of it while apply runs; a
+failed renewal stops the apply); an expired lease is taken over only with `--break-lock`.
 """
 
 from __future__ import annotations
