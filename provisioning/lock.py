@@ -155,18 +155,19 @@ class ApplyLock:
             now = self.clock()
             self._lease = Lease(self.holder, self.token, now, now + timedelta(seconds=self.ttl))
             self._note(confirmed, pending, removed)
+            settled: Ledger | None = None
             try:
                 self._held = True
                 self._put(found)
                 self.sleep(self.settle)
                 # No compare-and-set on role mappings: whoever wrote last holds it, and everyone else stops here.
                 settled = self._read()
-            except BaseException:
-                # Nothing was written but the ledger: put back what the plan read for our ids, without the lease.
-                self._claims = {key: _state_in(expected, key) for key in self._claims}
-                with contextlib.suppress(Exception):
-                    self._give_back()
-                raise
+            finally:
+                if settled is None:  # the PUT or the re-read failed: the error on its way out is the one to report
+                    # Nothing was written but the ledger: put back what the plan read for our ids, without the lease.
+                    self._claims = {key: _state_in(expected, key) for key in self._claims}
+                    with contextlib.suppress(Exception):
+                        self._give_back()
             if settled.lease is None or settled.lease.token != self.token:
                 self._held = False
                 winner = settled.lease
