@@ -1,18 +1,21 @@
 """Execute a Plan: check, lock and claim, write with bounded concurrency, re-read, record, report.
 
 Order: refuse conflicts/blocked changes and missing privileges before any write; take the apply lock
-(`provisioning.lock`) and, in the same ledger write, claim the endpoints about to be created as *pending*
-(so a crash never leaves an endpoint the tool made and forgot, and never makes someone else's endpoint
-ours: `diff.resolve_pending`); create/update/replace; then deletes; then re-read the cluster, record
-what was done (created ids confirmed, claims whose create never answered kept pending, ids gone dropped)
-and release the lock in the same write; re-plan to prove convergence. After the first failure, or when
-`stop` is set (SIGINT/SIGTERM), nothing new starts and in-flight writes finish: the report says per object
-what was done, what failed and what was not attempted, and a re-run converges.
+(`provisioning.lock`) and, in the same ledger write, claim as *pending* every endpoint about to be
+created, replaced or deleted (so a crash never leaves an endpoint the tool made and forgot, and never
+leaves an id it deleted confirmed for whoever creates it next: `diff.resolve_pending` owns a pending id
+only if its endpoint is exactly what the file asks for, and never prunes one); re-check the lease; then
+create/update/replace; then deletes; as each answer comes, a create or replace that answered becomes
+confirmed, a delete that answered leaves the ledger, one not attempted goes back to confirmed, one that
+failed stays pending; then re-read the cluster, drop ids that no longer exist, merge that into the ledger
+and release the lock in the same write; re-plan to prove convergence. After the first failure (any
+exception), a lost or unrenewable lease, or when `stop` is set (SIGINT/SIGTERM), nothing new starts and
+in-flight writes finish: the report says per object what was done, what failed and what was not
+attempted, and a re-run converges.
 """
 
 from __future__ import annotations
 
-import contextlib
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -28,9 +31,9 @@ from provisioning.kinds import inference_endpoints as endpoints
 from provisioning.kinds import role_mappings as mappings
 from provisioning.kinds.inference_endpoints import EndpointSpec
 from provisioning.kinds.kibana_connectors import State as ConnectorState
-from provisioning.kinds.ownership import LEDGER_NAME, Ledger, ledger_body
+from provisioning.kinds.ownership import LEDGER_NAME, Claim, Ledger, ledger_body
 from provisioning.kinds.role_mappings import RoleMappingSpec
-from provisioning.lock import ApplyLock
+from provisioning.lock import ApplyLock, LockLost
 from provisioning.model import DesiredState
 from provisioning.plan import Plan, change_to_dict
 from provisioning.planner import ClusterReader, ClusterState, KibanaReader, plan_from_state
@@ -182,38 +185,34 @@ def apply_plan(
         raise PlanError(f"nothing applied: interrupted by {stop.reason}")
 
     lock = lock or ApplyLock(cluster)
-    creating = frozenset(c.id for c in plan.writes if c.kind == endpoints.KIND and c.action is Action.CREATE)
-    confirmed = plan.diff.owned_before | (plan.diff.ledger_after - creating)
+    acted = {action: _endpoint_ids(plan.writes, action) for action in (Action.CREATE, Action.REPLACE, Action.DELETE)}
+    before = plan.diff.ledger_before | plan.diff.pending_before
     lock.acquire(
         Ledger(plan.diff.ledger_before, plan.diff.pending_before),
-        confirmed,
-        creating,
+        # Adopted ids and pending claims that stand become ours; ids dropped from the ledger go now.
+        plan.diff.ledger_after - plan.diff.ledger_before - acted[Action.CREATE] - acted[Action.REPLACE],
+        acted[Action.CREATE] | acted[Action.REPLACE] | acted[Action.DELETE],
+        removed=before - plan.diff.ledger_after - acted[Action.DELETE],
         break_lock=break_lock,
-        on_lost=lambda: stop.set("the loss of the apply lock"),
+        on_lost=lambda error: stop.set(_lost_reason(error)),
     )
-    record: tuple[frozenset[str], frozenset[str]] | None = None
-    released = False
     try:
-        run = _Run(plan, cluster, keys, progress or _Silent(), stop)
+        lock.check()
+        run = _Run(plan, cluster, keys, progress or _Silent(), stop, lambda result: lock.note(*_claims_after(result)))
         results = run.phase([c for c in plan.writes if c.action is not Action.DELETE], concurrency)
         deletes = [c for c in plan.writes if c.action is Action.DELETE]
         if any(r.status is Status.FAILED for r in results) or stop.is_set():
             results += [run.skip(c) for c in deletes]
         else:
             results += run.phase(deletes, concurrency)
-        record = _record(confirmed, creating, results)
         state = cluster.read_all()
         existing = {str(b.get("inference_id")) for b in state.endpoints}
-        final_confirmed, final_pending = (frozenset(ids & existing) for ids in record)
-        lock.release(final_confirmed, final_pending)
-        released = True
+        gone = {key for key, claim in lock.claims().items() if claim is not Claim.ABSENT and key not in existing}
+        lock.release(removed=frozenset(gone))
     finally:
-        # Every exit path gives the lock back; a failed re-read still records what the answers say.
-        if not released and record is None:
-            lock.release_quietly()
-        elif not released and record is not None:
-            with contextlib.suppress(ManagedLlmError):
-                lock.release(*record)
+        # Every exit path gives the lock back with what the answers so far say; the lease expires otherwise.
+        lock.release_quietly()
+    final_confirmed, final_pending = lock.content
     ledger = ledger_body(final_confirmed, final_pending)
     state = ClusterState(state.endpoints, {**state.role_mappings, LEDGER_NAME: ledger})
     # Kibana shows a preconfigured connector only once its endpoint exists: read it again after the writes.
@@ -229,27 +228,33 @@ def apply_plan(
     )
 
 
-def _record(
-    confirmed: frozenset[str], creating: frozenset[str], results: Sequence[ChangeResult]
-) -> tuple[frozenset[str], frozenset[str]]:
-    """The ledger after the writes, from their answers: (confirmed, pending), before intersecting with what exists.
+def _endpoint_ids(changes: Sequence[Change], action: Action) -> frozenset[str]:
+    return frozenset(c.id for c in changes if c.kind == endpoints.KIND and c.action is action)
 
-    A create that answered is ours. One that never answered (or failed, and the id may exist now), and a
-    replace that failed between its delete and its create, stay pending claims: the next plan owns them
-    only if the endpoint is exactly what the file asks for.
+
+def _lost_reason(error: ManagedLlmError) -> str:
+    if isinstance(error, LockLost):
+        return "the loss of the apply lock"
+    return "a failure to renew the apply lock"
+
+
+def _claims_after(result: ChangeResult) -> tuple[frozenset[str], frozenset[str], frozenset[str]]:
+    """(confirmed, pending, removed) ids from one answer; everything was claimed pending when the lock was taken.
+
+    A create or replace that answered is ours, a delete that answered leaves the ledger; one not attempted
+    is as before (a create's id absent, a replace's or delete's confirmed). A failure may have happened on
+    the server (a lost answer, a replace failing between its delete and its create), so it stays pending:
+    the next plan owns it only if the endpoint is exactly what the file asks for, and never prunes it.
     """
-
-    def ids(action: Action, status: Status) -> frozenset[str]:
-        return frozenset(
-            r.change.id
-            for r in results
-            if r.change.kind == endpoints.KIND and r.change.action is action and r.status is status
-        )
-
-    created = ids(Action.CREATE, Status.DONE)
-    uncertain = ids(Action.REPLACE, Status.FAILED)
-    kept = confirmed - ids(Action.DELETE, Status.DONE) - uncertain
-    return kept | created, (creating - created) | uncertain
+    change, none = result.change, frozenset[str]()
+    if change.kind != endpoints.KIND or change.action not in (Action.CREATE, Action.REPLACE, Action.DELETE):
+        return none, none, none
+    key = frozenset({change.id})
+    if result.status is Status.FAILED:
+        return none, key, none
+    if result.status is Status.DONE:
+        return (none, none, key) if change.action is Action.DELETE else (key, none, none)
+    return (none, none, key) if change.action is Action.CREATE else (key, none, none)
 
 
 class Stop:
@@ -270,13 +275,21 @@ class Stop:
 
 class _Run:
     def __init__(
-        self, plan: Plan, cluster: ClusterWriter, keys: BedrockCredentials | None, progress: Progress, stop: Stop
+        self,
+        plan: Plan,
+        cluster: ClusterWriter,
+        keys: BedrockCredentials | None,
+        progress: Progress,
+        stop: Stop,
+        settled: Callable[[ChangeResult], None],
     ) -> None:
         self.plan, self.cluster, self.keys, self.progress, self.stop = plan, cluster, keys, progress, stop
+        self.settled = settled
         self._failed = threading.Event()
 
     def skip(self, change: Change) -> ChangeResult:
         result = ChangeResult(change, Status.NOT_ATTEMPTED)
+        self.settled(result)
         self.progress.finished(result)
         return result
 
@@ -296,6 +309,7 @@ class _Run:
                 for future in done:
                     running.pop(future)
                     results.append(future.result())
+                    self.settled(results[-1])
         results += [self.skip(c) for c in queue]
         return results
 
@@ -305,9 +319,11 @@ class _Run:
         try:
             self._write(change)
             result = ChangeResult(change, Status.DONE, seconds=time.monotonic() - began)
-        except ManagedLlmError as exc:
+        # Any exception, not only ours: a failed result keeps the id pending and the ledger write still happens.
+        except Exception as exc:
             self._failed.set()
-            result = ChangeResult(change, Status.FAILED, exc.message, time.monotonic() - began)
+            message = exc.message if isinstance(exc, ManagedLlmError) else f"unexpected error ({type(exc).__name__})"
+            result = ChangeResult(change, Status.FAILED, message, time.monotonic() - began)
         self.progress.finished(result)
         return result
 

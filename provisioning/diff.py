@@ -6,9 +6,10 @@ Semantics (what `plan` shows and `apply` executes):
   changed or added is an `update` (the `_update` API), anything else, or a task setting removed
   (`_update` merges, it cannot remove), is a `replace` (delete + create); role mappings are `update`
   (PUT replaces them whole);
-- present and not owned: a `conflict`, never touched; a pending claim (an id claimed just before a create
-  whose answer never came: crash, kill) is owned only if the live endpoint is exactly what the file asks
-  for (`resolve_pending`, the one place this is decided), otherwise it is someone else's;
+- present and not owned: a `conflict`, never touched; a pending claim (an id claimed just before a
+  create, replace or delete whose answer never came or was an error: crash, kill) is owned only if the
+  live endpoint is exactly what the file asks for (`resolve_pending`, the one place this is decided),
+  otherwise it is someone else's: so an id deleted just before a crash is never pruned again;
 - owned and absent from the file: `delete` with `prune`, otherwise listed as kept;
 - `.`-prefixed endpoints and operator-defined mappings never appear in any change.
 Lists are compared as sets where Elasticsearch treats them as sets (roles). Output is sorted by
@@ -120,10 +121,11 @@ def resolve_pending(
 ) -> frozenset[str]:
     """The pending claims that become ownership: the live endpoint is exactly what the file asks for.
 
-    A pending id was claimed before its create and the answer never came (the process was killed). If the
-    endpoint now equals the file, the create went through (or someone made exactly what we wanted: the
-    keys are write-only and cannot be compared); if it differs, or the id left the file, it cannot be
-    told apart from someone else's endpoint, so it is not owned: a conflict, and never pruned.
+    A pending id was claimed before its create, replace or delete, and no answer recorded the outcome (the
+    process was killed, or the write failed). If the endpoint now equals the file, the create went through
+    (or someone made exactly what we wanted: the keys are write-only and cannot be compared); if it
+    differs, or the id left the file, it cannot be told apart from someone else's endpoint, so it is not
+    owned: a conflict, and never pruned.
     """
     return frozenset(
         i for i in pending if i in desired and i in actual and compare_endpoint(desired[i], actual[i])[1] is None

@@ -10,8 +10,14 @@ Two lists: `inference_endpoints` holds confirmed ids (a create that answered, or
 `inference_endpoints_pending` holds ids claimed just before their create, so that a crash between the
 claim and the answer never leaves an endpoint the tool made but does not know of, and never makes an
 endpoint someone else created under a claimed id ours (`diff.resolve_pending` decides). A ledger written
-by an earlier version has no pending list: all its ids are confirmed. The same metadata carries the apply
-lock (`Lease`, see `provisioning.lock`), so one GET of the role mappings shows ids and lock together.
+by an earlier version has no pending list: all its ids are confirmed. An id about to be deleted or
+replaced is moved to pending too before the delete, so a crash after the delete never leaves the id
+confirmed for whoever creates it next. The same metadata carries the apply lock (`Lease`, see
+`provisioning.lock`), so one GET of the role mappings shows ids and lock together.
+
+Role-mapping PUT replaces the whole mapping and has no compare-and-set, so every write is a merge
+(`merge_claims`): an apply re-reads the ledger and changes only the ids it acted on (`Claim`), leaving
+every other id as found. A PUT that lands between another apply's re-read and its PUT is still lost.
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Any
 
 from provisioning.model import LEDGER_NAME, MANAGED_BY_KEY, MANAGED_BY_VALUE
@@ -27,11 +34,13 @@ __all__ = [
     "LEDGER_KEY",
     "LEDGER_NAME",
     "PENDING_KEY",
+    "Claim",
     "Lease",
     "Ledger",
     "foreign_ledger",
     "is_ledger",
     "ledger_body",
+    "merge_claims",
     "owned_endpoints",
     "read_ledger",
 ]
@@ -88,6 +97,37 @@ class Ledger:
     confirmed: frozenset[str] = frozenset()
     pending: frozenset[str] = frozenset()
     lease: Lease | None = None
+
+
+class Claim(StrEnum):
+    """What one apply says about one id: ours, claimed (ownership undecided), or not in the ledger."""
+
+    CONFIRMED = "confirmed"
+    PENDING = "pending"
+    ABSENT = "absent"
+
+
+def merge_claims(
+    found: Ledger, claims: Mapping[str, Claim], *, lost: bool = False
+) -> tuple[frozenset[str], frozenset[str]]:
+    """The ledger's (confirmed, pending) ids after one apply's `claims` are merged into what it re-read.
+
+    Ids without a claim stay as found, so a concurrent apply's ids survive. `lost` (the lease is someone
+    else's): confirmations are written as pending claims, and only confirmed ids are removed, never
+    another apply's pending claim (pending never leads to a delete).
+    """
+    confirmed, pending = set(found.confirmed), set(found.pending - found.confirmed)
+    for key, claim in claims.items():
+        if claim is Claim.ABSENT and lost:
+            confirmed.discard(key)
+            continue
+        confirmed.discard(key)
+        pending.discard(key)
+        if claim is Claim.CONFIRMED and not lost:
+            confirmed.add(key)
+        elif claim is not Claim.ABSENT:
+            pending.add(key)
+    return frozenset(confirmed), frozenset(pending)
 
 
 def read_ledger(role_mappings: Mapping[str, Mapping[str, Any]]) -> Ledger:
