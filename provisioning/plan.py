@@ -92,7 +92,8 @@ class Plan:
         if dropped:
             notes.append(
                 f"ownership ledger: drop the pending claim on {', '.join(dropped)} "
-                "(not created by managed-llm as far as it can tell; never updated or pruned)"
+                "(ownership undecided after an interrupted apply: the endpoint is not what the file asks for; "
+                "never updated or pruned)"
             )
         return tuple(notes)
 
