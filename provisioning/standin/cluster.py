@@ -256,7 +256,10 @@ class StandinCluster:
         if method == "POST" and len(parts) == 2:
             self._authorize(principal, "monitor_inference", "cluster:monitor/xpack/inference")
             return self._infer(self._task_type(parts[0]), parts[1], body)
-        if method == "PUT" and parts and parts[-1] == "_update" and len(parts) in (2, 3):
+        # The update API exists from 8.17.0 (elastic/elasticsearch PR #114457; elasticsearch-specification
+        # inference/update/UpdateInferenceRequest.ts `since 8.17.0`); older versions have no such route.
+        updatable = self._version_at_least(8, 17)
+        if method == "PUT" and updatable and parts and parts[-1] == "_update" and len(parts) in (2, 3):
             self._authorize(principal, "manage_inference", "cluster:admin/xpack/inference/update")
             task = self._task_type(parts[0]) if len(parts) == 3 else None
             return Response(200, self._update(parts[-2], task, body))

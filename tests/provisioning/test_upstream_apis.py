@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -69,3 +70,62 @@ def test_the_standin_refuses_timeout_below_9_1_as_elasticsearch_refuses_an_unkno
 def test_accepts_parameter_reads_the_catalog(version: str | None, expected: bool) -> None:
     assert accepts_parameter(version, "inference.put", "timeout") is expected
     assert accepts_parameter("9.4.0", "inference.put", "no-such-parameter") is False
+
+
+# ---------------------------------------------------------------------------- rotate-credentials by version
+
+SECRET_ARN = "arn:aws:secretsmanager:us-east-1:123456789012:secret:managed-llm-bedrock"  # noqa: S105 (an ARN, not a secret)
+NEW_KEY = {"access_key_id": "AKIAROTATEDKEY000001", "secret_access_key": "rotated-secret-never-printed-0123456789"}
+
+
+def rotation(cluster: EsDouble, tmp_path: Path, caller: str = "admin") -> tuple[Cli, Path]:
+    """A CLI whose Secrets Manager answers NEW_KEY, and a file naming that secret, with one completion endpoint."""
+    file = write_file(
+        tmp_path,
+        [{"id": "llm", "model": MODEL, "provider": "anthropic", "task_type": "completion"}],
+        [],
+        bedrock={"region": "us-east-1", "credentials": {"secret_arn": SECRET_ARN}},
+    )
+    return Cli(cluster.env(caller), read_secret=lambda arn: json.dumps(NEW_KEY)), file
+
+
+@pytest.mark.parametrize("caller", ["admin", "no-monitor"])
+def test_rotation_updates_in_place_on_the_oldest_9x(
+    authority: CertificateAuthority, tmp_path: Path, caller: str
+) -> None:
+    with running_double(authority, version="9.0.0") as cluster:  # type: ignore[arg-type]
+        run, file = rotation(cluster, tmp_path, caller)
+        assert run("apply", "-f", str(file)).exit_code == 0
+        rotated = run("rotate-credentials", "-f", str(file))
+        assert rotated.exit_code == 0, rotated.output
+        assert cluster.cluster.endpoints["llm"].service_settings["access_key"] == NEW_KEY["access_key_id"]
+        assert cluster.count("PUT", r"/_update$") == 1
+        unknown = "Elasticsearch version unknown (GET / needs the monitor privilege): _update used without a check"
+        assert (unknown in rotated.stdout) is (caller == "no-monitor")
+
+
+def test_rotation_refuses_a_version_whose_update_api_cannot_take_new_keys(
+    authority: CertificateAuthority, tmp_path: Path
+) -> None:
+    with running_double(authority, version="8.16.0") as cluster:  # type: ignore[arg-type]
+        run, file = rotation(cluster, tmp_path)
+        rotated = run("rotate-credentials", "-f", str(file))
+        assert rotated.exit_code == 1
+        assert rotated.stderr == (
+            "error: rotate-credentials: nothing changed: Elasticsearch 8.16.0 accepts new Bedrock keys through "
+            "_update only from 8.17.0; upgrade the cluster (re-creating the endpoints would break whatever uses them)\n"
+        )
+        assert cluster.writes() == []
+        assert NEW_KEY["secret_access_key"] not in rotated.output
+
+
+def test_the_standin_has_no_update_api_before_8_17() -> None:
+    principals = {"k": Principal("admin", frozenset({"manage_inference"}))}
+    request = Request("PUT", "/_inference/completion/llm/_update", headers={"authorization": "k"}, body=b"{}")
+    old = StandinCluster(version="8.16.0", principals=principals).handle(request)
+    assert (old.status, old.body["error"]["reason"]) == (
+        400,
+        "no handler found for uri [/_inference/completion/llm/_update] and method [PUT]",
+    )
+    newer = StandinCluster(version="8.17.0", principals=principals).handle(request)
+    assert newer.body["error"]["reason"] == "Request body is empty"
