@@ -37,7 +37,7 @@ from provisioning.evidence import gather
 from provisioning.init import starter, write_starter
 from provisioning.kibana_client import KibanaClient, kibana_settings
 from provisioning.kinds.kibana_connectors import desired_all as desired_connectors
-from provisioning.kinds.kibana_connectors import preconfigured_block
+from provisioning.kinds.kibana_connectors import preconfigured_block, without_connector
 from provisioning.lock import DEFAULT_SETTLE, DEFAULT_TTL, ApplyLock
 from provisioning.model import DesiredState
 from provisioning.plan import Plan, PlanOptions, worst_exit_code
@@ -578,9 +578,10 @@ def init(file_: Path, admin_group: str, user_realm: str | None, region: str, for
 @cli.command("kibana-config")
 @file_option
 def kibana_config(file_: Path) -> int:
-    """Print the kibana.yml block that shows the file's endpoints in Kibana as AI connectors.
+    """Print the kibana.yml block that shows the file's chat_completion endpoints in Kibana as AI connectors.
 
-    Kibana's connector API would create, rewrite or delete the inference endpoint itself, so the
+    Kibana's AI features use only chat_completion `.inference` connectors: the other endpoints get a
+    comment line saying so. Kibana's connector API would create, rewrite or delete the inference endpoint itself, so the
     connectors are preconfigured in kibana.yml instead: they point at the endpoints managed-llm owns,
     hold no secrets, and cannot be changed or deleted from Kibana.
 
@@ -589,7 +590,7 @@ def kibana_config(file_: Path) -> int:
     desired = load_file(file_)
     if desired.kibana is None:
         raise ConfigError(f"{file_}: no kibana section: nothing to configure")
-    sys.stdout.write(preconfigured_block(desired_connectors(desired, load_catalog())))
+    sys.stdout.write(preconfigured_block(desired_connectors(desired, load_catalog()), without_connector(desired)))
     return EXIT_OK
 
 

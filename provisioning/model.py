@@ -478,6 +478,14 @@ class DesiredState(_Strict):
                         f"kibana.connectors[{index}].endpoint: {connector.endpoint!r} "
                         "is not an inference endpoint of this file"
                     )
+                task_type = next(e.task_type for e in self.inference_endpoints if e.id == connector.endpoint)
+                if task_type != "chat_completion":
+                    # Kibana's AI features offer an `.inference` connector only for chat_completion
+                    # (isSupportedConnector, kbn-inference-common): anything else would be a connector no one sees.
+                    raise ValueError(
+                        f"kibana.connectors[{index}].endpoint: {connector.endpoint!r} is a {task_type} endpoint; "
+                        "Kibana's AI features offer an .inference connector only for chat_completion endpoints"
+                    )
             _require_unique([c.id or c.endpoint for c in self.kibana.connectors], "Kibana connector")
         if self.inference_endpoints and self.bedrock is None:
             raise ValueError("bedrock: required when inference_endpoints are declared")

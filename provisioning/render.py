@@ -273,6 +273,8 @@ def smoke_text(report: SmokeReport, stream: IO[str]) -> None:
 def rotation_text(report: RotationReport, stream: IO[str]) -> None:
     out = console(stream)
     out.print(f"credentials: {report.source} (not shown)")
+    if report.cluster_version is None:
+        out.print("Elasticsearch version unknown (GET / needs the monitor privilege): _update used without a check")
     table = _table("endpoint", "key", "smoke", "seconds", "detail")
     for result in report.results:
         table.add_row(
