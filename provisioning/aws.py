@@ -45,10 +45,30 @@ def read_secret_string(secret_arn: str) -> str:
 
 def logging_configuration(region: str) -> Mapping[str, Any] | None:
     """Bedrock's model invocation logging configuration in `region` (None when logging is off)."""
+    client = boto3.client("bedrock", region_name=region)
+    raw: dict[str, Any] = {}
+    # botocore keeps only the members its model knows, so a flag AWS added after the installed botocore
+    # (audioDataDeliveryEnabled before 1.42.1, tomorrow's next one) would vanish: read the raw answer too.
+    client.meta.events.register(
+        "after-call.bedrock.GetModelInvocationLoggingConfiguration",
+        lambda http_response, **_: raw.update(_raw_logging_config(http_response.content)),
+    )
     with _aws(f"read Bedrock invocation logging configuration in {region}"):
-        response = boto3.client("bedrock", region_name=region).get_model_invocation_logging_configuration()
+        response = client.get_model_invocation_logging_configuration()
     config = response.get("loggingConfig")
-    return dict(config) if config else None
+    if not config:
+        return None
+    return {**{k: v for k, v in raw.items() if k not in config}, **config}
+
+
+def _raw_logging_config(body: bytes) -> dict[str, Any]:
+    """The top-level members of `loggingConfig` in Bedrock's JSON answer; nothing if it is not that shape."""
+    try:
+        document = json.loads(body)
+    except ValueError:
+        return {}
+    config = document.get("loggingConfig") if isinstance(document, dict) else None
+    return {str(k): v for k, v in config.items()} if isinstance(config, dict) else {}
 
 
 def log_group(name: str, region: str) -> Mapping[str, Any] | None:

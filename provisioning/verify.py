@@ -15,6 +15,7 @@ from enum import StrEnum
 from typing import Any
 
 from provisioning.catalog import ModelIdError, load_catalog, parse_model_id
+from provisioning.delivery_flags import describe, is_known, read_flags
 from provisioning.diff import Action
 from provisioning.errors import EXIT_ERROR, EXIT_OK, ManagedLlmError
 from provisioning.kinds import inference_endpoints as endpoints
@@ -22,16 +23,10 @@ from provisioning.kinds import role_mappings as mappings
 from provisioning.model import DesiredState
 from provisioning.plan import PlanOptions
 from provisioning.planner import ClusterState, plan_from_state
-from provisioning.smoke import has_body, invocation_records
+from provisioning.smoke import body_fields, invocation_records
 from provisioning.stack_outputs import StackOutputs
 
 INVOKE_ACTIONS = frozenset({"bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream"})
-DELIVERY_FLAGS = (
-    "textDataDeliveryEnabled",
-    "imageDataDeliveryEnabled",
-    "embeddingDataDeliveryEnabled",
-    "videoDataDeliveryEnabled",
-)
 PROFILE_CONDITION_KEY = "bedrock:InferenceProfileArn"
 _US_REGION = re.compile(r"^us-(east|west)-\d+$")
 _BEDROCK_ARN = re.compile(r"^arn:aws:bedrock:(?P<region>[a-z0-9-]+):(?P<account>\d*):(?P<kind>[a-z-]+)/(?P<id>.+)$")
@@ -120,7 +115,7 @@ def _logging_controls(evidence: Evidence) -> list[Control]:
     config = evidence.logging_config
     titles = {
         "aws.logging.on": f"Bedrock invocation logging is on in {region}",
-        "aws.logging.metadata_only": "Text, image, embedding and video data delivery are all off",
+        "aws.logging.metadata_only": "Every data delivery flag is off (text, image, embedding, video, audio, unknown)",
         "aws.logging.cloudwatch_only": "CloudWatch Logs is the only destination",
     }
     if isinstance(config, Failure):
@@ -136,13 +131,8 @@ def _logging_controls(evidence: Evidence) -> list[Control]:
         Status.PASS if cloudwatch.get("logGroupName") else Status.FAIL,
         f"log group {cloudwatch.get('logGroupName') or '(none)'}, role {cloudwatch.get('roleArn') or '(none)'}",
     )
-    flags = {flag: config.get(flag) for flag in DELIVERY_FLAGS}
-    not_off = [f"{flag}={'unset (defaults to on)' if v is None else v}" for flag, v in flags.items() if v is not False]
     metadata_only = Control(
-        "aws.logging.metadata_only",
-        titles["aws.logging.metadata_only"],
-        Status.FAIL if not_off else Status.PASS,
-        "; ".join(not_off) if not_off else ", ".join(f"{flag}=false" for flag in DELIVERY_FLAGS),
+        "aws.logging.metadata_only", titles["aws.logging.metadata_only"], *_delivery_flags_verdict(config)
     )
     extra = [name for name in ("s3Config",) if config.get(name)]
     if cloudwatch.get("largeDataDeliveryS3Config"):
@@ -154,6 +144,22 @@ def _logging_controls(evidence: Evidence) -> list[Control]:
         f"also delivering to {', '.join(extra)}" if extra else "CloudWatch only, no S3 destination",
     )
     return [on, metadata_only, only]
+
+
+def _delivery_flags_verdict(config: Mapping[str, Any]) -> tuple[Status, str]:
+    """FAIL on any `*DataDeliveryEnabled` key that is not false, known or not, and on a known flag AWS's
+    answer leaves out (absent is not off); the evidence lists every flag AWS returned."""
+    flags = read_flags(config)
+    problems = [
+        describe(key, value) + ("" if is_known(key) else " (a flag this tool does not know: denied by default)")
+        for key, value in flags.not_off
+    ]
+    if flags.absent:
+        problems.append(f"absent from AWS's answer, so not proven off: {', '.join(flags.absent)}")
+    returned = ", ".join(describe(key, value) for key, value in flags.values) or "none"
+    if problems:
+        return Status.FAIL, f"{'; '.join(problems)}; AWS returned: {returned}"
+    return Status.PASS, f"AWS returned: {returned}"
 
 
 def _log_group_controls(evidence: Evidence) -> list[Control]:
@@ -203,12 +209,13 @@ def _no_bodies(evidence: Evidence) -> Control:
     events = evidence.recent_events
     if isinstance(events, Failure):
         return Control("aws.logs.no_bodies", title, Status.FAIL, f"cannot check: {events.message}")
-    leaking = sum(1 for record in invocation_records(events) if has_body(record))
+    leaking = [fields for record in invocation_records(events) if (fields := body_fields(record))]
+    found = ", ".join(sorted({field for fields in leaking for field in fields}))
     return Control(
         "aws.logs.no_bodies",
         title,
         Status.FAIL if leaking else Status.PASS,
-        f"{leaking} of {len(events)} recent records carry a body"
+        f"{len(leaking)} of {len(events)} recent records carry a body ({found})"
         if leaking
         else f"{len(events)} recent records, none with a body",
     )

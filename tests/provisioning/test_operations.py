@@ -124,11 +124,12 @@ def _logging(d: Deployment, **changes: object) -> None:
 @pytest.mark.parametrize(
     ("change", "control", "evidence"),
     [
-        ({"textDataDeliveryEnabled": True}, "aws.logging.metadata_only", "textDataDeliveryEnabled=True"),
+        ({"textDataDeliveryEnabled": True}, "aws.logging.metadata_only", "textDataDeliveryEnabled=true"),
+        ({"audioDataDeliveryEnabled": True}, "aws.logging.metadata_only", "audioDataDeliveryEnabled=true"),
         (
             {"videoDataDeliveryEnabled": None},
             "aws.logging.metadata_only",
-            "videoDataDeliveryEnabled=unset (defaults to on)",
+            "absent from AWS's answer, so not proven off: videoDataDeliveryEnabled",
         ),
         ({"s3Config": {"bucketName": "prompts"}}, "aws.logging.cloudwatch_only", "also delivering to s3Config"),
         (
@@ -167,6 +168,39 @@ def test_verify_fails_each_logging_control(
     assert evidence in controls[control]["evidence"]
 
 
+def test_verify_fails_a_delivery_flag_it_does_not_know(deployed: Deployment) -> None:
+    """Deny by default: a flag newer than the installed botocore, which drops it when parsing, still fails."""
+    from tests.doubles.aws import metadata_only_config, put_logging_config_verbatim
+
+    config = {**metadata_only_config(deployed.stack.log_group_name), "fooDataDeliveryEnabled": True}
+    put_logging_config_verbatim(deployed.stack.region, config)
+    code, controls = verify(deployed)
+    assert code == 1
+    control = controls["aws.logging.metadata_only"]
+    assert control["status"] == "FAIL"
+    assert control["evidence"].startswith(
+        "fooDataDeliveryEnabled=true (a flag this tool does not know: denied by default); AWS returned: "
+        "audioDataDeliveryEnabled=false, embeddingDataDeliveryEnabled=false, fooDataDeliveryEnabled=true, "
+    ), control["evidence"]
+
+
+def test_verify_fails_when_the_audio_flag_is_left_as_the_stack_leaves_it(deployed: Deployment) -> None:
+    """pulumi-aws cannot set audioDataDeliveryEnabled: absent from AWS's answer is not off."""
+    _logging(deployed)
+    config = boto3.client("bedrock", region_name="us-east-1").get_model_invocation_logging_configuration()
+    stack_only = {k: v for k, v in config["loggingConfig"].items() if k != "audioDataDeliveryEnabled"}
+    boto3.client("bedrock", region_name="us-east-1").put_model_invocation_logging_configuration(
+        loggingConfig=stack_only
+    )
+    code, controls = verify(deployed)
+    assert code == 1
+    assert controls["aws.logging.metadata_only"]["evidence"] == (
+        "absent from AWS's answer, so not proven off: audioDataDeliveryEnabled; AWS returned: "
+        "embeddingDataDeliveryEnabled=false, imageDataDeliveryEnabled=false, textDataDeliveryEnabled=false, "
+        "videoDataDeliveryEnabled=false"
+    )
+
+
 def test_verify_fails_when_logging_is_off(deployed: Deployment) -> None:
     boto3.client("bedrock", region_name="us-east-1").delete_model_invocation_logging_configuration()
     code, controls = verify(deployed)
@@ -196,8 +230,22 @@ def test_verify_catches_stored_prompts(deployed: Deployment) -> None:
     assert deployed.run("smoke", "-f", str(deployed.file)).exit_code == 0
     code, controls = verify(deployed)
     assert code == 1
-    assert controls["aws.logs.no_bodies"]["evidence"] == "3 of 3 recent records carry a body"
+    assert controls["aws.logs.no_bodies"]["evidence"] == (
+        "3 of 3 recent records carry a body (input.inputBodyJson, output.outputBodyJson)"
+    )
     assert "Reference managed-llm-canary-" not in json.dumps(controls)  # evidence never repeats the content
+
+
+def test_verify_counts_bodies_stored_in_s3_as_stored(deployed: Deployment) -> None:
+    """A record pointing to its body in S3 (input.inputBodyS3Path / output.outputBodyS3Path) kept the body."""
+    deployed.logs.s3_bodies = ("inputBodyS3Path", "outputBodyS3Path")
+    assert deployed.run("smoke", "-f", str(deployed.file)).exit_code == 0
+    code, controls = verify(deployed)
+    assert code == 1
+    assert controls["aws.logs.no_bodies"]["status"] == "FAIL"
+    assert controls["aws.logs.no_bodies"]["evidence"] == (
+        "3 of 3 recent records carry a body (input.inputBodyS3Path, output.outputBodyS3Path)"
+    )
 
 
 @pytest.mark.parametrize(
@@ -364,6 +412,22 @@ def test_smoke_check_logs_catches_the_canary(deployed: Deployment) -> None:
     assert checks["canary absent from the log group"]["status"] == "FAIL"
     assert checks["canary absent from the log group"]["evidence"].startswith("canary found in 3 of 3 events")
     assert checks["no prompt or output stored"]["status"] == "FAIL"
+
+
+@pytest.mark.parametrize("field", ["inputBodyS3Path", "outputBodyS3Path"])
+def test_smoke_check_logs_counts_a_body_stored_in_s3(deployed: Deployment, field: str) -> None:
+    """Bodies too large to inline go to S3 and the record keeps only their path: still a stored body."""
+    deployed.logs.s3_bodies = (field,)
+    result = deployed.run(
+        "smoke", "-f", str(deployed.file), "--stack-outputs", str(deployed.outputs), "--check-logs", "-o", "json"
+    )
+    assert result.exit_code == 1
+    checks = {c["check"]: c for c in json.loads(result.stdout)["log_checks"]}
+    assert checks["no prompt or output stored"]["status"] == "FAIL"
+    assert checks["no prompt or output stored"]["evidence"] == (
+        f"3 of 3 records carry a body field ({'input' if field.startswith('input') else 'output'}.{field})"
+    )
+    assert checks["canary absent from the log group"]["status"] == "PASS"  # the body is in S3, not the group
 
 
 def test_smoke_check_logs_waits_a_bounded_time_for_records(deployed: Deployment) -> None:
