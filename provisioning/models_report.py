@@ -196,10 +196,15 @@ class ModelsReport:
         return EXIT_ERROR if self.failures else EXIT_OK
 
     def summary(self) -> str:
-        used = sum(1 for r in self.rows if r.used_by)
+        used = [r for r in self.rows if r.used_by]
+        unknown = sum(1 for r in used if r.access is Access.UNKNOWN)
         if self.failures:
-            return f"{len(self.failures)} problem(s) with the {used} model(s) in use"
-        return f"the {used} model(s) in use are current and accessible" if used else "no model in use was given"
+            return f"{len(self.failures)} problem(s) with the {len(used)} model(s) in use"
+        if not used:
+            return "no model in use was given"
+        if unknown:
+            return f"the {len(used)} model(s) in use are current; access of {unknown} unknown"
+        return f"the {len(used)} model(s) in use are current and accessible"
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -340,6 +340,8 @@ STATE_STYLE = {"ACTIVE": "green", "LEGACY": "yellow", "EOL": "bold red"}
 def models_text(report: ModelsReport, stream: IO[str]) -> None:
     """One row per model: what Bedrock says beside what the catalog ships, and where the model is used."""
     out = console(stream)
+    if not stream.isatty():
+        out.width = 1000  # CI logs: one line per model, whatever its length; terminals keep their width
     out.print(
         f"Bedrock models in {report.region} on {report.today} (live from Bedrock; catalog facts where it is silent)"
     )
