@@ -335,11 +335,12 @@ def join(
             access, reason = Access.NOT_GRANTED, f"inference profile {model} not listed in {live.region}"
         rows.append(
             ModelRow(
-                model=model,
+                # Ids from the stack outputs are untrusted text: shown printable, like every server string.
+                model=shown(model),
                 name=entry.name if entry is not None else None,
-                foundation_model_id=foundation,
+                foundation_model_id=shown(foundation),
                 task_types=tuple(entry.task_types) if entry is not None else (),
-                us_profile=profile,
+                us_profile=None if profile is None else shown(profile),
                 profile_regions=regions,
                 state=state,
                 live_status=live_status,

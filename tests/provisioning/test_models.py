@@ -359,3 +359,18 @@ def test_models_refuses_a_region_outside_the_us(bedrock: BedrockDouble, tmp_path
     assert result.exit_code == 1
     assert result.stderr == "error: region 'eu-west-1': managed-llm works in us-east-1, us-east-2, us-west-2 only\n"
     assert bedrock.calls == []
+
+
+def test_models_a_hostile_stack_model_id_is_shown_printable(bedrock: BedrockDouble, tmp_path: Path) -> None:
+    hostile = "us.anthropic.evil\x1b]0;owned\x07|`x" + "y" * 300
+    document = as_json("--stack-outputs", str(stack_outputs(tmp_path, hostile)))
+    found = document["models"][-1]
+    assert found["model"].startswith("us.anthropic.evil?]0;owned?|`x")
+    assert len(found["model"]) == 120
+    assert found["access"] == {"state": "not granted", "reason": "not listed by Bedrock in us-east-1"}
+    assert document["exit_code"] == 1
+    text = models("--stack-outputs", str(stack_outputs(tmp_path, hostile)))
+    assert "\x1b" not in text.stdout
+    assert "\x07" not in text.stdout
+    markdown = models("--stack-outputs", str(stack_outputs(tmp_path, hostile)), "-o", "markdown").stdout
+    assert "| `us.anthropic.evil?]0;owned?\\|'x" in markdown
