@@ -18,6 +18,7 @@ from rich.text import Text
 
 from provisioning.apply import ApplyReport, ChangeResult, Status
 from provisioning.diff import Action, Change, FieldChange
+from provisioning.models_report import Access, ModelsReport
 from provisioning.plan import Plan
 from provisioning.rotate import RotationReport
 from provisioning.smoke import SmokeReport
@@ -332,6 +333,39 @@ def usage_text(report: UsageReport, stream: IO[str]) -> None:
         "",
     )
     out.print(table)
+
+
+ACCESS_STYLE = {Access.GRANTED: "green", Access.NOT_GRANTED: "bold red", Access.UNKNOWN: "yellow"}
+STATE_STYLE = {"ACTIVE": "green", "LEGACY": "yellow", "EOL": "bold red"}
+
+
+def models_text(report: ModelsReport, stream: IO[str]) -> None:
+    """One row per model: what Bedrock says beside what the catalog ships, and where the model is used."""
+    out = console(stream)
+    if not stream.isatty():
+        out.width = 1000  # CI logs: one line per model, whatever its length; terminals keep their width
+    out.print(
+        f"Bedrock models in {report.region} on {report.today} (live from Bedrock; catalog facts where it is silent)"
+    )
+    table = _table("model", "task types", "US profile", "lifecycle", "dates", "access", "USD/M in/out", "used by")
+    table.columns[0].no_wrap = True
+    for row in report.rows:
+        table.add_row(
+            row.model,
+            ", ".join(row.task_types) or "-",
+            row.profile_label(),
+            Text(row.lifecycle_label(), style=STATE_STYLE.get(row.state, "")),
+            row.dates_label(),
+            Text(row.access_label(), style=ACCESS_STYLE[row.access]),
+            "n/a" if row.price is None else f"{row.price.input:g} / {row.price.output:g}",
+            ", ".join(row.used_by) or "-",
+        )
+    out.print(table)
+    for note in report.notes:
+        out.print(f"note: {note}")
+    for failure in report.failures:
+        out.print(Text(f"FAIL {failure}", style="bold red"))
+    out.print(f"Models: {report.summary()}{'; FAILED' if report.exit_code else ''}.")
 
 
 def report_json(document: dict[str, Any], stream: IO[str]) -> None:
