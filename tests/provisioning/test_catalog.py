@@ -13,9 +13,14 @@ def test_catalog_names_the_general_purpose_llms() -> None:
     v1, v2 = catalog.preset("general-purpose-llm-v1"), catalog.preset("general-purpose-llm-v2")
     assert v1 is not None
     assert v2 is not None
-    assert (v1.name, names[v1.model]) == ("General Purpose LLM v1", "Claude 3.7 Sonnet")
-    assert (v2.name, names[v2.model]) == ("General Purpose LLM v2", "Claude Sonnet 4.5")
-    assert catalog.stack_default_models() == (v1.model, v2.model)
+    # Elastic's v1 (Claude 3.7 Sonnet) is past EOL and its v2 (Claude Sonnet 4.5) Legacy: both resolve to the
+    # current Claude Sonnet, and the catalog keeps what Elastic means by each name.
+    assert (v1.name, names[v1.model]) == ("General Purpose LLM v1", "Claude Sonnet 4.6")
+    assert (v2.name, names[v2.model]) == ("General Purpose LLM v2", "Claude Sonnet 4.6")
+    assert v1.elastic_model is not None
+    assert v2.elastic_model is not None
+    assert (names[v1.elastic_model], names[v2.elastic_model]) == ("Claude 3.7 Sonnet", "Claude Sonnet 4.5")
+    assert catalog.stack_default_models() == (v1.model,)
 
 
 def test_presets_accept_the_old_elastic_managed_llm_name() -> None:

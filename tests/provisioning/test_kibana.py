@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from provisioning.standin import Request, StandinServer, basic_header
-from tests.conftest import BEDROCK_ENV, Cli, write_file
+from tests.conftest import BEDROCK_ENV, V2, Cli, write_file
 from tests.doubles.es_double import EsDouble
 from tests.doubles.kibana_double import KibanaDouble
 
@@ -82,7 +82,7 @@ def test_kibana_config_renders_preconfigured_connectors_without_secrets(run_with
             "taskType": "chat_completion",
             "inferenceId": "general-purpose-llm-v2",
             "providerConfig": {
-                "model": "us.anthropic.claude-sonnet-4-5-20250929-v1:0",
+                "model": V2,
                 "provider": "anthropic",
                 "region": "us-east-1",
             },
