@@ -83,3 +83,28 @@ def test_parse_in_region_model() -> None:
 def test_parse_refuses(raw: str, reason: str) -> None:
     with pytest.raises(ModelIdError, match=reason):
         parse_model_id(raw)
+
+
+def test_provider_task_types_come_from_the_catalogs_table() -> None:
+    """One home for the provider x task type rule: change the table and validation follows."""
+    from provisioning.catalog import ProviderTasks
+    from provisioning.config import parse_document
+    from provisioning.errors import ConfigError
+
+    text = (
+        "bedrock: {region: us-east-1}\ninference_endpoints:\n"
+        "  - {id: t, task_type: chat_completion, model: amazon.titan-text-premier-v1:0, provider: amazontitan}\n"
+    )
+    with pytest.raises(ConfigError, match="provider 'amazontitan' has no chat_completion task"):
+        parse_document(text, "f.yaml")
+    catalog = load_catalog()
+    chatty = ProviderTasks(provider="amazontitan", task_types=("chat_completion",), source="a test")
+    widened = catalog.model_copy(
+        update={
+            "elasticsearch": catalog.elasticsearch.model_copy(
+                update={"providers": (chatty, *(p for p in catalog.elasticsearch.providers if p != chatty))}
+            )
+        }
+    )
+    (endpoint,) = parse_document(text, "f.yaml", widened).inference_endpoints
+    assert endpoint.provider == "amazontitan"
