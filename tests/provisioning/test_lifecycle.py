@@ -13,6 +13,7 @@ import pytest
 from provisioning import lifecycle
 from provisioning.catalog import load_catalog
 from provisioning.init import starter
+from provisioning.verify import Control
 from tests.conftest import ELASTIC_V1, ELASTIC_V2, PRESET_MODEL, V2, Cli, endpoint, write_file
 from tests.doubles.es_double import EsDouble
 
@@ -243,3 +244,83 @@ def test_elastics_v2_is_described_as_legacy_on_its_legacy_day(monkeypatch: pytes
     assert lifecycle.elastic_meaning(preset, load_catalog(), day) == (
         "Elastic's General Purpose LLM v2 is Claude Sonnet 4.5, Legacy on Bedrock, EOL 2027-04-08"
     )
+
+
+# ------------------------------------------------------------------------------------------ verify
+
+
+def lifecycle_control(
+    file_models: dict[str, str], cluster_models: dict[str, str], allowed: tuple[str, ...] | None
+) -> Control:
+    """The verify control judged on built evidence: the file's endpoints, the cluster's, the stack's allow-list."""
+    from provisioning.config import parse_document
+    from provisioning.planner import ClusterState
+    from provisioning.stack_outputs import StackOutputs
+    from provisioning.verify import Evidence, evaluate
+
+    desired = parse_document(yaml_file(file_models), "f.yaml")
+    bodies = tuple(
+        {
+            "inference_id": i,
+            "task_type": "chat_completion",
+            "service": "amazonbedrock",
+            "service_settings": {"region": "us-east-1", "model": m, "provider": "ANTHROPIC"},
+        }
+        for i, m in cluster_models.items()
+    )
+    evidence = Evidence(
+        desired,
+        StackOutputs(region="us-east-1", models=allowed),
+        None,
+        None,
+        (),
+        None,
+        ClusterState(bodies, {}),
+        "https://es:9200",
+        None,
+    )
+    (control,) = [c for c in evaluate(evidence).controls if c.id == "models.lifecycle"]
+    return control
+
+
+def yaml_file(models: dict[str, str]) -> str:
+    lines = ["bedrock: {region: us-east-1}", "inference_endpoints:"]
+    lines += [
+        f"  - {{id: {i}, task_type: chat_completion, model: {m}, provider: anthropic}}" for i, m in models.items()
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def test_verify_fails_an_endpoint_on_a_model_past_eol() -> None:
+    control = lifecycle_control({"llm": V2}, {"llm": ELASTIC_V1}, (V2,))
+    assert control.status.value == "FAIL"
+    assert control.evidence == (
+        f"endpoint llm: {ELASTIC_V1} (Claude 3.7 Sonnet) is past EOL since 2026-04-28: Bedrock refuses calls to it; "
+        f"successor {PRESET_MODEL}"
+    )
+
+
+def test_verify_fails_an_allow_listed_model_past_eol() -> None:
+    control = lifecycle_control({"llm": V2}, {"llm": V2}, (V2, ELASTIC_V1))
+    assert control.status.value == "FAIL"
+    assert control.evidence.startswith(f"allow-list: {ELASTIC_V1} (Claude 3.7 Sonnet) is past EOL since 2026-04-28")
+
+
+def test_verify_lists_legacy_models_with_their_dates(monkeypatch: pytest.MonkeyPatch) -> None:
+    legacy_day(monkeypatch)
+    control = lifecycle_control({"llm": ELASTIC_V2}, {}, (V2, ELASTIC_V2))
+    assert control.status.value == "WARN"
+    described = f"{ELASTIC_V2} (Claude Sonnet 4.5) is Legacy on Bedrock, EOL 2027-04-08; successor {PRESET_MODEL}"
+    assert control.evidence == f"endpoint llm: {described}; allow-list: {described}"
+
+
+def test_verify_passes_current_models_and_makes_no_claim_on_unknown_ones() -> None:
+    control = lifecycle_control({"llm": V2}, {"llm": V2}, (V2, "us.anthropic.claude-opus-4-7"))
+    assert control.status.value == "PASS"
+    assert control.evidence.endswith("none Legacy or past EOL; us.anthropic.claude-opus-4-7: " + lifecycle.UNKNOWN_HINT)
+
+
+def test_verify_cannot_check_the_allow_list_without_stack_outputs() -> None:
+    control = lifecycle_control({"llm": V2}, {"llm": V2}, None)
+    assert control.status.value == "FAIL"
+    assert control.evidence == "needs --stack-outputs (models) to check the allow-list"
