@@ -141,6 +141,10 @@ def test_init_writes_a_valid_starter_and_prints_the_stack_config(tmp_path: Path)
     assert result.exit_code == 0, result.output
     assert target.read_text().startswith("# yaml-language-server: $schema=./managed-llm.schema.json\n")
     assert (tmp_path / "managed-llm.schema.json").is_file()
+    assert (
+        f"    preset: general-purpose-llm-v1   # -> {PRESET_MODEL} (Claude Sonnet 4.6); "
+        "Elastic's General Purpose LLM v1 was Claude 3.7 Sonnet, past EOL 2026-04-28\n"
+    ) in target.read_text()
     desired = parse_document(target.read_text(), str(target))
     assert [(e.id, e.preset, e.model) for e in desired.inference_endpoints] == [
         ("general-purpose-llm-v2", "general-purpose-llm-v2", PRESET_MODEL),
