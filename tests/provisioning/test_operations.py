@@ -107,8 +107,10 @@ def test_verify_passes_on_a_compliant_deployment(deployed: Deployment) -> None:
         "es.endpoints.model",
         "es.role_mappings.match",
         "es.inference_admin.grants",
+        "models.lifecycle",
         "transport.tls",
     }
+    assert controls["models.lifecycle"]["status"] == "PASS"
     assert controls["aws.logs.no_bodies"]["evidence"] == "3 recent records, none with a body"
     assert controls["aws.iam.invoke_only"]["evidence"] == "1 policies: invoke only, on 3 models"
 
