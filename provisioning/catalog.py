@@ -129,6 +129,9 @@ class Preset(_Frozen):
     default_task_type: TaskType
     history: tuple[PresetVersion, ...]
     elastic_meaning: str = Field(description="The model Elastic means by this name, and its lifecycle")
+    elastic_model: str | None = Field(
+        default=None, description="Catalog id of the model Elastic means by this name (its lifecycle is computed)"
+    )
 
     def previous_models(self) -> tuple[str, ...]:
         """Models this preset meant in earlier versions of managed-llm (not the current one)."""

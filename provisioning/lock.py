@@ -7,15 +7,15 @@ back with its last. Where: in the ledger role mapping itself. That needs no priv
 would give true compare-and-set but needs index privileges on a new index, which a GitOps token should
 not get), `plan` sees the lease in the GET it already makes, and ids and lease are read together.
 
-Role-mapping PUT has no optimistic concurrency control (no version or seq_no on
-`PutRoleMappingRequest`; reference/elasticsearch-inference-and-role-mappings.md §8), so the lease is a
-best effort against a race, made narrow: a lease is written with a random token, re-read after a settle
-delay and kept only if the token is still ours; every later ledger write re-reads first and stops if the
-token changed. What remains: two applies whose read-to-write gaps overlap by more than the settle delay
-(0.25 s by default) can both believe they hold it until the next ledger write, which then stops one of
-them; an apply that lost the lease keeps its claims as pending (never owned unless the live endpoint
-equals the file). A crashed apply leaves its lease until it expires (`DEFAULT_TTL`, renewed every third
-of it while apply runs); an expired lease is taken over only with `--break-lock`.
+Role-mapping PUT has no optimistic concurrency control (no version or seq_no on `PutRoleMappingRequest`,
+elastic/elasticsearch x-pack/plugin/core/.../security/action/rolemapping/), so the lease is a best effort
+against a race, made narrow: a lease is written with a random token, re-read after a settle delay and kept only
+if the token is still ours; every later ledger write re-reads first and stops if the token changed. What
+remains: two applies whose read-to-write gaps overlap by more than the settle delay (0.25 s by default) can both
+believe they hold it until the next ledger write, which then stops one of them; an apply that lost the lease
+keeps its claims as pending (never owned unless the live endpoint equals the file). A crashed apply leaves its
+lease until it expires (`DEFAULT_TTL`, renewed every third of it while apply runs); an expired lease is taken
+over only with `--break-lock`.
 """
 
 from __future__ import annotations

@@ -85,6 +85,10 @@ def plan_text(plan: Plan, stream: IO[str], *, credentials_source: str | None = N
     out.print(f"managed-llm plan for {plan.target} ({version})")
     for refusal in plan.refusals:
         out.print(f"refused: {refusal}")
+    for preset in plan.presets:
+        out.print(preset.line)
+    for finding in plan.lifecycle_warnings:
+        out.print(f"{'warning' if finding.level == 'warn' else 'note'}: {finding.message}")
     if not plan.has_changes and not plan.conflicts:
         out.print("No changes. The cluster matches the file.")
     else:

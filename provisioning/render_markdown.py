@@ -91,6 +91,11 @@ def plan_markdown(plan: Plan, title: str | None = None, secrets: Iterable[str] =
         ]
     for refusal in plan.refusals:
         lines += ["", f"> :no_entry: {cell(refusal)}"]
+    for finding in plan.lifecycle_warnings:
+        icon = ":warning:" if finding.level == "warn" else ":information_source:"
+        lines += ["", f"> {icon} {cell(finding.message)}"]
+    for preset in plan.presets:
+        lines += ["", f"> :information_source: {cell(preset.line)}"]
     if not plan.changes:
         lines += ["", "No changes to inference endpoints or role mappings."]
     for kind in ("inference_endpoint", "role_mapping"):

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+from provisioning import lifecycle
 from provisioning.catalog import ModelIdError, load_catalog, parse_model_id
 from provisioning.delivery_flags import describe, is_known, read_flags
 from provisioning.diff import Action
@@ -92,6 +93,7 @@ def evaluate(evidence: Evidence) -> VerifyReport:
         _no_bodies(evidence),
         _principal(evidence),
         *_cluster_controls(evidence),
+        _model_lifecycle(evidence),
         _transport(evidence),
     ]
     return VerifyReport(tuple(controls))
@@ -400,6 +402,36 @@ def _cluster_controls(evidence: Evidence) -> list[Control]:
             else "only the file's mappings grant it",
         ),
     ]
+
+
+def _model_lifecycle(evidence: Evidence) -> Control:
+    """Bedrock refuses every call to a model past its EOL date: an endpoint on one is broken, and allowing one
+    grants nothing. Judged on today's date against the shipped catalog; Legacy models are listed with dates."""
+    control_id = "models.lifecycle"
+    title = "No endpoint and no allow-listed model is past EOL; Legacy ones are listed with dates"
+    catalog, today = load_catalog(), lifecycle.today()
+    declared = {e.id: e.model for e in evidence.desired.inference_endpoints}
+    if isinstance(evidence.cluster, Failure):
+        return Control(control_id, title, Status.FAIL, f"cannot check: {evidence.cluster.message}")
+    in_cluster = {str(b.get("inference_id")): endpoints.normalize(b) for b in evidence.cluster.endpoints}
+    # What the endpoint really calls when it exists, else what the file asks for.
+    used = [
+        (f"endpoint {i}", str(in_cluster[i].get("service_settings.model")) if i in in_cluster else model)
+        for i, model in sorted(declared.items())
+    ]
+    if evidence.stack.models is None:
+        return Control(control_id, title, Status.FAIL, "needs --stack-outputs (models) to check the allow-list")
+    used += [("allow-list", model) for model in evidence.stack.models]
+    found = [(where, lifecycle.assess(model, catalog, today)) for where, model in used]
+    past = [f"{where}: {seen.describe()}" for where, seen in found if seen.state == "EOL"]
+    legacy = [f"{where}: {seen.describe()}" for where, seen in found if seen.state == "LEGACY"]
+    unknown = sorted({seen.model for _, seen in found if seen.state == "UNKNOWN"})
+    notes = [f"{', '.join(unknown)}: {lifecycle.UNKNOWN_HINT}"] if unknown else []
+    if past or legacy:
+        status = Status.FAIL if past else Status.WARN
+        return Control(control_id, title, status, "; ".join([*past, *legacy, *notes]))
+    checked = f"{len(found)} models checked on {today.isoformat()}, none Legacy or past EOL"
+    return Control(control_id, title, Status.PASS, "; ".join([checked, *notes]))
 
 
 def _transport(evidence: Evidence) -> Control:

@@ -11,10 +11,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from provisioning.catalog import load_catalog
 from provisioning.kinds.kibana_connectors import ConnectorSpec, State, status
 from provisioning.standin import Request, StandinServer, basic_header
-from tests.conftest import BEDROCK_ENV, Cli, write_file
+from tests.conftest import BEDROCK_ENV, V2, Cli, write_file
 from tests.doubles.es_double import EsDouble
 from tests.doubles.kibana_double import KibanaDouble
 
@@ -90,7 +89,7 @@ def test_kibana_config_renders_preconfigured_connectors_without_secrets(run_with
             "taskType": "chat_completion",
             "inferenceId": "general-purpose-llm-v2",
             "providerConfig": {
-                "model": load_catalog().preset("general-purpose-llm-v2").model,  # type: ignore[union-attr]
+                "model": V2,
                 "provider": "anthropic",
                 "region": "us-east-1",
             },

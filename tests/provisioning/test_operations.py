@@ -90,7 +90,7 @@ def test_verify_passes_on_a_compliant_deployment(deployed: Deployment) -> None:
     d.run("smoke", "-f", str(d.file))  # some metadata-only records in the group
     text = d.run("verify", "-f", str(d.file), "--stack-outputs", str(d.outputs))
     assert text.exit_code == 0, text.stdout
-    assert "Verify: 14 PASS, 0 FAIL, 0 WARN, 0 INFO; all controls pass." in text.stdout
+    assert "Verify: 15 PASS, 0 FAIL, 0 WARN, 0 INFO; all controls pass." in text.stdout
     code, controls = verify(d)
     assert code == 0
     assert set(controls) == {
@@ -107,8 +107,10 @@ def test_verify_passes_on_a_compliant_deployment(deployed: Deployment) -> None:
         "es.endpoints.model",
         "es.role_mappings.match",
         "es.inference_admin.grants",
+        "models.lifecycle",
         "transport.tls",
     }
+    assert controls["models.lifecycle"]["status"] == "PASS"
     assert controls["aws.logs.no_bodies"]["evidence"] == "3 recent records, none with a body"
     assert controls["aws.iam.invoke_only"]["evidence"] == "1 policies: invoke only, on 3 models"
 
@@ -265,7 +267,7 @@ def test_verify_counts_bodies_stored_in_s3_as_stored(deployed: Deployment) -> No
             {
                 "Effect": "Allow",
                 "Action": "bedrock:InvokeModel",
-                "Resource": "arn:aws:bedrock:us-east-1::foundation-model/anthropic.claude-sonnet-4-5-20250929-v1:0",
+                "Resource": "arn:aws:bedrock:us-east-1::foundation-model/anthropic.claude-sonnet-4-6",
             },
             "reachable without its inference profile",
         ),
@@ -576,7 +578,7 @@ def test_usage_totals_and_cost_per_model(metrics: Deployment) -> None:
         "output_tokens": 2_800,
         "cost_usd": round((14_000 * 3.3 + 2_800 * 16.5) / 1e6, 6),
     }
-    assert by_model[V1]["totals"]["cost_usd"] == round(3.0 + 1.5, 6)  # 1M in at $3, 100k out at $15
+    assert by_model[V1]["totals"]["cost_usd"] == round(1.1 + 0.55, 6)  # 1M in at $1.10, 100k out at $5.50
     assert by_model[TITAN]["totals"] == {
         "invocations": 0,
         "errors": 0,
@@ -624,7 +626,7 @@ def test_usage_csv_has_a_row_per_model_and_day(metrics: Deployment) -> None:
         "cost_usd",
     }
     v1_day3 = next(r for r in table if r["model"] == V1 and r["day"] == "2026-11-03")
-    assert (v1_day3["invocations"], v1_day3["cost_usd"]) == ("1", "4.500000")
+    assert (v1_day3["invocations"], v1_day3["cost_usd"]) == ("1", "1.650000")
 
 
 def test_usage_text_has_totals_and_a_sparkline(metrics: Deployment) -> None:
@@ -635,7 +637,7 @@ def test_usage_text_has_totals_and_a_sparkline(metrics: Deployment) -> None:
     v2 = next(line for line in lines if line.startswith(V2))
     assert "14" in v2
     assert v2.rstrip().endswith("█▃")  # 10 then 4 invocations (of 8 levels), nothing on day 3
-    assert any(line.startswith("total") and "4.5924" in line for line in lines)
+    assert any(line.startswith("total") and "1.7424" in line for line in lines)
 
 
 def test_usage_batches_queries_and_follows_pages(metrics: Deployment, monkeypatch: pytest.MonkeyPatch) -> None:
