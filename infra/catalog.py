@@ -29,14 +29,17 @@ VALID_LOG_RETENTION_DAYS: frozenset[int] = frozenset(
 )
 
 # Elasticsearch calls Converse/InvokeModel (authorized by InvokeModel) and ConverseStream
-# (authorized by InvokeModelWithResponseStream); reference/aws-bedrock-logging-and-iam.md §14.
+# (authorized by InvokeModelWithResponseStream):
+# https://docs.aws.amazon.com/bedrock/latest/userguide/inference-prereq.html
 BEDROCK_INVOKE_ACTIONS: tuple[str, ...] = ("bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream")
 
-# Bedrock writes every invocation record to this stream of the configured log group (§14).
+# Bedrock writes every invocation record to this stream of the configured log group
+# (https://docs.aws.amazon.com/bedrock/latest/userguide/model-invocation-logging.html).
 BEDROCK_LOG_STREAM = "aws/bedrock/modelinvocations"
 # Logging-role permissions: no CreateLogGroup, the group is ours.
 LOGGING_ROLE_ACTIONS: tuple[str, ...] = ("logs:CreateLogStream", "logs:PutLogEvents")
-# What the regional CloudWatch Logs service principal may do with the key (§14).
+# What the regional CloudWatch Logs service principal may do with the key
+# (https://docs.aws.amazon.com/AmazonCloudWatch/latest/logs/encrypt-log-data-kms.html).
 LOGS_KMS_ACTIONS: tuple[str, ...] = (
     "kms:Encrypt*",
     "kms:Decrypt*",
@@ -52,7 +55,7 @@ BEDROCK_NAMESPACE = "AWS/Bedrock"
 
 @dataclass(frozen=True)
 class AlarmSpec:
-    """One CloudWatch alarm per model on an `AWS/Bedrock` runtime metric (§17)."""
+    """One CloudWatch alarm per model on an `AWS/Bedrock` runtime metric (monitoring-runtime-metrics.html)."""
 
     metric: str
     slug: str
@@ -70,7 +73,8 @@ MODEL_ALARMS: tuple[AlarmSpec, ...] = (
 )
 
 # Delivery of invocation logs failed: the logging role or the key policy is broken, so the metadata trail
-# has a gap. Published without a ModelId dimension (§17).
+# has a gap. Published without a ModelId dimension
+# (https://docs.aws.amazon.com/bedrock/latest/userguide/monitoring-runtime-metrics.html).
 LOG_DELIVERY_FAILURE_METRIC = "ModelInvocationLogsCloudWatchDeliveryFailure"
 
 # Dashboard rows: (title, metric, statistic).

@@ -18,6 +18,7 @@ import difflib
 import json
 import re
 from collections.abc import Mapping
+from datetime import date
 from typing import Annotated, Any
 
 import pulumi
@@ -36,6 +37,7 @@ from pydantic.alias_generators import to_camel
 
 from infra import catalog
 from infra.policies import MAX_MANAGED_POLICY_SIZE, worst_case_policy_size
+from provisioning import lifecycle
 from provisioning.catalog import Price, load_catalog, parse_model_id
 
 # One address for the SNS email subscription: a dot-atom local part (RFC 5322 atext without the quote
@@ -182,6 +184,12 @@ class StackConfig(BaseModel):
                 f"{len(value)} models make an invoke policy of up to {worst} characters; "
                 f"IAM allows {MAX_MANAGED_POLICY_SIZE}: allow fewer models"
             )
+        # Granting a model past its EOL date grants nothing Bedrock still serves: refuse it, naming the successor.
+        today = lifecycle.today()
+        for model in value:
+            seen = lifecycle.assess(model, load_catalog(), today)
+            if seen.state == "EOL":
+                raise ValueError(seen.describe())
         return value
 
     @field_validator("log_retention_days")
@@ -209,6 +217,11 @@ class StackConfig(BaseModel):
             raise ValueError(f"prices given for models not in `models`: {', '.join(unknown)}")
         return self
 
+    def lifecycle_warnings(self, today: date) -> tuple[str, ...]:
+        """One line per allowed model that is Legacy on `today` (its EOL date and successor)."""
+        found = (lifecycle.assess(m, load_catalog(), today) for m in self.models)
+        return tuple(f"{catalog.CONFIG_NAMESPACE}:models: {a.describe()}" for a in found if a.state == "LEGACY")
+
     @property
     def resolved_prices(self) -> dict[str, Price]:
         """USD per million tokens for each allowed model: overrides over the shipped defaults."""
@@ -231,9 +244,12 @@ class StackConfig(BaseModel):
     def load(cls) -> StackConfig:
         """Read the stack's config once; a bad value stops the program as a one-line RunError."""
         try:
-            return parse_stack_config(_raw_project_config(), stack=pulumi.get_stack())
+            config = parse_stack_config(_raw_project_config(), stack=pulumi.get_stack())
         except StackConfigError as exc:
             raise pulumi.RunError(str(exc)) from None
+        for warning in config.lifecycle_warnings(lifecycle.today()):
+            pulumi.log.warn(warning)
+        return config
 
 
 def config_keys() -> tuple[str, ...]:

@@ -1,7 +1,10 @@
 """IAM and KMS policy documents as pure functions of data.
 
 No Pulumi here: components resolve account ids and ARNs, then call these functions, so each document is
-unit-tested (and linted) as a plain dict. Shapes follow reference/aws-bedrock-logging-and-iam.md §14, §16.
+unit-tested (and linted) as a plain dict. Shapes follow AWS's own examples: the S3/CloudWatch examples of
+https://docs.aws.amazon.com/bedrock/latest/userguide/model-invocation-logging.html, the key policy of
+https://docs.aws.amazon.com/AmazonCloudWatch/latest/logs/encrypt-log-data-kms.html and the profile + model
+statements of https://docs.aws.amazon.com/bedrock/latest/userguide/inference-profiles-prereq.html.
 """
 
 from __future__ import annotations

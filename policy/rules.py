@@ -17,12 +17,24 @@ US_REGIONS = frozenset({"us-east-1", "us-east-2", "us-west-2"})
 LOGGING_CONFIGURATION = "aws:bedrockmodel/invocationLoggingConfiguration:InvocationLoggingConfiguration"
 LOG_GROUP = "aws:cloudwatch/logGroup:LogGroup"
 AWS_PROVIDER = "pulumi:providers:aws"
+# A copy of provisioning/delivery_flags.py: the pack runs in its own virtualenv and cannot import the
+# project (tests/policy/test_rules.py holds the copies equal). Bedrock's LoggingConfig flags (botocore
+# bedrock service-2.json; audio since botocore 1.42.1), and the ones pulumi-aws models (7.51.1: not audio),
+# each defaulting to true when unset.
 DELIVERY_FLAGS = (
     "textDataDeliveryEnabled",
     "imageDataDeliveryEnabled",
     "embeddingDataDeliveryEnabled",
     "videoDataDeliveryEnabled",
+    "audioDataDeliveryEnabled",
 )
+PROVIDER_FLAGS = (
+    "textDataDeliveryEnabled",
+    "imageDataDeliveryEnabled",
+    "embeddingDataDeliveryEnabled",
+    "videoDataDeliveryEnabled",
+)
+_DELIVERY_SUFFIX = "datadeliveryenabled"
 ROLE = "aws:iam/role:Role"
 POLICY_ATTACHMENTS = frozenset(
     {
@@ -48,14 +60,46 @@ def metadata_only_logging(args: ResourceValidationArgs, report_violation: Report
     if args.resource_type != LOGGING_CONFIGURATION:
         return
     config: Mapping[str, Any] = args.props.get("loggingConfig") or {}
-    for flag in DELIVERY_FLAGS:
-        if config.get(flag) is not False:
-            state = "unset (the provider defaults it to true)" if config.get(flag) is None else "true"
+    flags = _delivery_flags(config)
+    # Deny by default: any flag-like key, known or not, must be exactly false.
+    for key, value in flags.items():
+        if value is not False:
+            state = "unset (the provider defaults it to true)" if value is None else json.dumps(value)
+            known = "" if _canonical(key) in {_canonical(f) for f in DELIVERY_FLAGS} else " (an unknown flag)"
+            report_violation(f"{key} is {state}{known}: zero data retention needs it explicitly false", None)
+    seen = {_canonical(k) for k in flags}
+    for flag in PROVIDER_FLAGS:
+        if _canonical(flag) not in seen:
+            state = "unset (the provider defaults it to true)"
             report_violation(f"{flag} is {state}: zero data retention needs it explicitly false", None)
     if config.get("s3Config"):
         report_violation("s3Config delivers invocation logs to S3: CloudWatch must be the only destination", None)
     if (config.get("cloudwatchConfig") or {}).get("largeDataDeliveryS3Config"):
         report_violation("largeDataDeliveryS3Config would send payloads to S3", None)
+
+
+def unseen_logging_flags(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
+    """Say which Bedrock delivery flags the resource's inputs do not carry: the pack cannot see them."""
+    if args.resource_type != LOGGING_CONFIGURATION:
+        return
+    seen = {_canonical(k) for k in _delivery_flags(args.props.get("loggingConfig") or {})}
+    for flag in DELIVERY_FLAGS:
+        if _canonical(flag) not in seen:
+            report_violation(
+                f"{flag} is not in the inputs (the provider does not model it), so this pack cannot see it: "
+                "make sure it is off with `aws bedrock put-model-invocation-logging-configuration` and "
+                "`managed-llm verify`",
+                None,
+            )
+
+
+def _canonical(key: str) -> str:
+    return key.replace("_", "").replace("-", "").lower()
+
+
+def _delivery_flags(config: Mapping[str, Any]) -> dict[str, Any]:
+    """Every key of a logging config that names a data-delivery flag, in any spelling."""
+    return {str(k): v for k, v in config.items() if _canonical(str(k)).endswith(_DELIVERY_SUFFIX)}
 
 
 def us_regions_only(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
@@ -144,6 +188,12 @@ POLICIES = [
         description="Bedrock invocation logging delivers metadata only, to CloudWatch only.",
         validate=metadata_only_logging,
         enforcement_level=EnforcementLevel.MANDATORY,
+    ),
+    ResourceValidationPolicy(
+        name="bedrock-logging-unseen-flags",
+        description="Bedrock data-delivery flags the provider cannot set are reported (the pack cannot see them).",
+        validate=unseen_logging_flags,
+        enforcement_level=EnforcementLevel.ADVISORY,
     ),
     ResourceValidationPolicy(
         name="us-regions-only",

@@ -45,10 +45,30 @@ def read_secret_string(secret_arn: str) -> str:
 
 def logging_configuration(region: str) -> Mapping[str, Any] | None:
     """Bedrock's model invocation logging configuration in `region` (None when logging is off)."""
+    client = boto3.client("bedrock", region_name=region)
+    raw: dict[str, Any] = {}
+    # botocore keeps only the members its model knows, so a flag AWS added after the installed botocore
+    # (audioDataDeliveryEnabled before 1.42.1, tomorrow's next one) would vanish: read the raw answer too.
+    client.meta.events.register(
+        "after-call.bedrock.GetModelInvocationLoggingConfiguration",
+        lambda http_response, **_: raw.update(_raw_logging_config(http_response.content)),
+    )
     with _aws(f"read Bedrock invocation logging configuration in {region}"):
-        response = boto3.client("bedrock", region_name=region).get_model_invocation_logging_configuration()
+        response = client.get_model_invocation_logging_configuration()
     config = response.get("loggingConfig")
-    return dict(config) if config else None
+    if not config:
+        return None
+    return {**{k: v for k, v in raw.items() if k not in config}, **config}
+
+
+def _raw_logging_config(body: bytes) -> dict[str, Any]:
+    """The top-level members of `loggingConfig` in Bedrock's JSON answer; nothing if it is not that shape."""
+    try:
+        document = json.loads(body)
+    except ValueError:
+        return {}
+    config = document.get("loggingConfig") if isinstance(document, dict) else None
+    return {str(k): v for k, v in config.items()} if isinstance(config, dict) else {}
 
 
 def log_group(name: str, region: str) -> Mapping[str, Any] | None:
@@ -155,3 +175,65 @@ def _document(document: Any) -> PolicyDocument:
         parsed: PolicyDocument = json.loads(unquote(document))
         return parsed
     return dict(document)
+
+
+# --------------------------------------------------------------------------- Bedrock's model catalog
+# Shapes: botocore/data/bedrock/2023-04-20/service-2.json (ListFoundationModels, ListInferenceProfiles,
+# GetFoundationModelAvailability). ListFoundationModels has no paginator: one answer lists the region.
+MAX_PROFILE_PAGES = 50
+
+
+def _bedrock(region: str) -> Any:
+    # Imported here: only the commands that read Bedrock's model catalog need it (start-up time).
+    import boto3
+
+    return boto3.client("bedrock", region_name=region)
+
+
+def foundation_models(region: str) -> list[Mapping[str, Any]]:
+    """Every FoundationModelSummary Bedrock lists in `region` (with `modelLifecycle` when it reports one)."""
+    with _aws(f"list Bedrock foundation models in {region}"):
+        response = _bedrock(region).list_foundation_models()
+    return [dict(m) for m in response.get("modelSummaries", [])]
+
+
+def system_inference_profiles(region: str) -> list[Mapping[str, Any]]:
+    """The SYSTEM_DEFINED (cross-region) inference profiles of `region`: `us.` ids and the models they route to.
+
+    Pages are followed up to MAX_PROFILE_PAGES: a server that never stops answering with new tokens is refused.
+    """
+    profiles: list[Mapping[str, Any]] = []
+    operation = f"list Bedrock inference profiles in {region}"
+    with _aws(operation):
+        paginator = _bedrock(region).get_paginator("list_inference_profiles")
+        for number, page in enumerate(paginator.paginate(typeEquals="SYSTEM_DEFINED"), start=1):
+            if number > MAX_PROFILE_PAGES:
+                raise AwsError(f"{operation}: more than {MAX_PROFILE_PAGES} pages")
+            profiles.extend(dict(p) for p in page.get("inferenceProfileSummaries", []))
+    return profiles
+
+
+def model_availability(region: str, model_ids: Sequence[str]) -> dict[str, Mapping[str, Any] | str]:
+    """GetFoundationModelAvailability for each model: the answer, or AWS's error code for that model.
+
+    A denial is about the caller, not the model: the first AccessDeniedException (or a transport failure)
+    stops the calls and every remaining model gets the same code.
+    """
+    answers: dict[str, Mapping[str, Any] | str] = {}
+    with _aws(f"read Bedrock model availability in {region}"):
+        client = _bedrock(region)
+    stopped: str | None = None
+    for model_id in model_ids:
+        if stopped is not None:
+            answers[model_id] = stopped
+            continue
+        try:
+            answers[model_id] = dict(client.get_foundation_model_availability(modelId=model_id))
+        except ClientError as exc:
+            code = str(exc.response.get("Error", {}).get("Code", "ClientError"))
+            answers[model_id] = code
+            if code == "AccessDeniedException":
+                stopped = code
+        except BotoCoreError as exc:
+            stopped = answers[model_id] = type(exc).__name__
+    return answers

@@ -1,8 +1,12 @@
 """The shipped catalog of Bedrock models, US regions and prices (`data/catalog.json`).
 
 One data file is the single source of truth for both halves of the project: the Pulumi stack's default
-model allow-list and price table, and the CLI's region and provider checks. Everything here is pure:
-parsing a model id needs no AWS call.
+model allow-list and price table, and the CLI's region, provider and lifecycle checks. Everything here is
+pure: parsing a model id needs no AWS call, and lifecycle questions take today's date as an argument.
+
+Every fact about a model (ids, lifecycle dates, Elastic's name for it, price) carries its source and the
+date it was checked; `verified: false` marks what could not be confirmed on the vendor's own page. Live
+answers from Bedrock (`managed-llm models`) beat the shipped facts.
 """
 
 from __future__ import annotations
@@ -10,6 +14,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
+from datetime import date
 from functools import cache
 from importlib import resources
 from typing import Literal
@@ -34,11 +39,76 @@ class Price(_Frozen):
     output: float = Field(ge=0)
 
 
-class CatalogModel(_Frozen):
-    id: str
+class SourcedPrice(Price):
+    """A shipped price: where it comes from, when it was checked, and whether the vendor's page confirmed it."""
+
+    source: str
+    checked: date
+    verified: bool
+    note: str = ""
+
+    def plain(self) -> Price:
+        return Price(input=self.input, output=self.output)
+
+
+LifecycleState = Literal["ACTIVE", "LEGACY", "EOL"]
+
+
+class Lifecycle(_Frozen):
+    """Bedrock's lifecycle of a model: `status` as `modelLifecycle.status` reported it (ACTIVE or LEGACY),
+    with the dates from AWS's model-lifecycle page. EOL is not a status Bedrock reports: it is a date."""
+
+    status: Literal["ACTIVE", "LEGACY"]
+    legacy_date: date | None = None
+    public_extended_access_date: date | None = None
+    eol_date: date | None = None
+    successor: str | None = None
+    source: str
+    checked: date
+    verified: bool
+    note: str = ""
+
+    def state(self, today: date) -> LifecycleState:
+        """EOL once the EOL date is reached; LEGACY once Bedrock says so or the legacy date is reached."""
+        if self.eol_date is not None and today >= self.eol_date:
+            return "EOL"
+        if self.status == "LEGACY" or (self.legacy_date is not None and today >= self.legacy_date):
+            return "LEGACY"
+        return "ACTIVE"
+
+
+class Modalities(_Frozen):
+    input: tuple[str, ...]
+    output: tuple[str, ...]
+
+
+class ElasticOffering(_Frozen):
+    """How Elastic offers the same model on its Inference Service (name, endpoint id, status, its own EOL)."""
+
     name: str
+    id: str
+    status: str
+    eol_date: date | None
+    source: str
+    checked: date
+
+
+class CatalogModel(_Frozen):
+    id: str = Field(description="The id a file or the stack uses: the `us.` profile id, else the in-region model id")
+    bedrock_model_id: str
+    us_profile_id: str | None
+    name: str
+    provider: str
     task_types: tuple[TaskType, ...]
-    price: Price
+    modalities: Modalities
+    lifecycle: Lifecycle
+    elastic: ElasticOffering | None
+    price: SourcedPrice
+    ids_source: str
+    ids_checked: date
+
+    def state(self, today: date) -> LifecycleState:
+        return self.lifecycle.state(today)
 
 
 class PresetVersion(_Frozen):
@@ -58,6 +128,10 @@ class Preset(_Frozen):
     task_types: tuple[TaskType, ...]
     default_task_type: TaskType
     history: tuple[PresetVersion, ...]
+    elastic_meaning: str = Field(description="The model Elastic means by this name, and its lifecycle")
+    elastic_model: str | None = Field(
+        default=None, description="Catalog id of the model Elastic means by this name (its lifecycle is computed)"
+    )
 
     def previous_models(self) -> tuple[str, ...]:
         """Models this preset meant in earlier versions of managed-llm (not the current one)."""
@@ -71,9 +145,34 @@ class Feature(_Frozen):
     source: str
 
 
+class ProviderTasks(_Frozen):
+    """The task types Elasticsearch's `amazonbedrock` service accepts for one `provider`."""
+
+    provider: str
+    task_types: tuple[TaskType, ...]
+    source: str
+
+
+class Parameter(_Frozen):
+    """A request parameter an API accepts only from a given Elasticsearch version on."""
+
+    api: str
+    name: str
+    since: str
+    source: str
+
+
 class ElasticsearchSupport(_Frozen):
     client_major: int
     features: tuple[Feature, ...]
+    providers: tuple[ProviderTasks, ...]
+    parameters: tuple[Parameter, ...]
+
+    def provider_task_types(self, provider: str) -> tuple[TaskType, ...]:
+        return next((p.task_types for p in self.providers if p.provider == provider), ())
+
+    def parameter_since(self, api: str, name: str) -> str | None:
+        return next((p.since for p in self.parameters if p.api == api and p.name == name), None)
 
 
 class Regions(_Frozen):
@@ -91,7 +190,7 @@ class PriceSource(_Frozen):
 
 
 class Catalog(_Frozen):
-    schema_version: Literal[1]
+    schema_version: Literal[2]
     regions: Regions
     vendors: dict[str, str] = Field(description="Bedrock model-id vendor -> Elasticsearch `provider`")
     presets: tuple[Preset, ...]
@@ -113,7 +212,14 @@ class Catalog(_Frozen):
         return None
 
     def default_prices(self) -> dict[str, Price]:
-        return {m.id: m.price for m in self.models}
+        return {m.id: m.price.plain() for m in self.models}
+
+    def model(self, model_id: str) -> CatalogModel | None:
+        """The catalog entry for a model id as a file or the stack writes it (`us.` profile or in-region id)."""
+        for entry in self.models:
+            if model_id in (entry.id, entry.bedrock_model_id, entry.us_profile_id):
+                return entry
+        return None
 
 
 @dataclass(frozen=True)
@@ -167,6 +273,9 @@ def parse_model_id(raw: str, vendors: dict[str, str] | None = None) -> ModelId:
 __all__ = [
     "Catalog",
     "CatalogModel",
+    "ElasticOffering",
+    "Lifecycle",
+    "LifecycleState",
     "ModelId",
     "ModelIdError",
     "Price",

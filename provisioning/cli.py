@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import IO, Any
 
@@ -37,9 +37,10 @@ from provisioning.evidence import gather
 from provisioning.init import starter, write_starter
 from provisioning.kibana_client import KibanaClient, kibana_settings
 from provisioning.kinds.kibana_connectors import desired_all as desired_connectors
-from provisioning.kinds.kibana_connectors import preconfigured_block
+from provisioning.kinds.kibana_connectors import preconfigured_block, without_connector
 from provisioning.lock import DEFAULT_SETTLE, DEFAULT_TTL, ApplyLock
 from provisioning.model import DesiredState
+from provisioning.models_report import read_models
 from provisioning.plan import Plan, PlanOptions, worst_exit_code
 from provisioning.planner import make_plan
 from provisioning.render import (
@@ -47,6 +48,7 @@ from provisioning.render import (
     LogWait,
     apply_json,
     apply_text,
+    models_text,
     plan_json,
     plan_text,
     progress_for,
@@ -56,7 +58,7 @@ from provisioning.render import (
     usage_text,
     verify_text,
 )
-from provisioning.render_markdown import cell, plan_markdown, usage_markdown, verify_markdown
+from provisioning.render_markdown import cell, models_markdown, plan_markdown, usage_markdown, verify_markdown
 from provisioning.retry import DEFAULT_TIMEOUT
 from provisioning.rotate import rotate
 from provisioning.sandbox import run_sandbox
@@ -84,6 +86,8 @@ class CliContext:
     allow_http: bool = False
     # How long apply waits after writing its lock before checking it still holds it (provisioning/lock.py).
     lock_settle: float = DEFAULT_SETTLE
+    # Lifecycle questions (past EOL?) are asked on this day; tests pin it.
+    today: Callable[[], date] = field(default=lambda: datetime.now(UTC).date())
 
     def kibana(self, desired: DesiredState) -> KibanaClient | None:
         """Kibana's connector list is read only when the file has a kibana section."""
@@ -579,9 +583,10 @@ def init(file_: Path, admin_group: str, user_realm: str | None, region: str, for
 @cli.command("kibana-config")
 @file_option
 def kibana_config(file_: Path) -> int:
-    """Print the kibana.yml block that shows the file's endpoints in Kibana as AI connectors.
+    """Print the kibana.yml block that shows the file's chat_completion endpoints in Kibana as AI connectors.
 
-    Kibana's connector API would create, rewrite or delete the inference endpoint itself, so the
+    Kibana's AI features use only chat_completion `.inference` connectors: the other endpoints get a
+    comment line saying so. Kibana's connector API would create, rewrite or delete the inference endpoint itself, so the
     connectors are preconfigured in kibana.yml instead: they point at the endpoints managed-llm owns,
     hold no secrets, and cannot be changed or deleted from Kibana.
 
@@ -590,7 +595,7 @@ def kibana_config(file_: Path) -> int:
     desired = load_file(file_)
     if desired.kibana is None:
         raise ConfigError(f"{file_}: no kibana section: nothing to configure")
-    sys.stdout.write(preconfigured_block(desired_connectors(desired, load_catalog())))
+    sys.stdout.write(preconfigured_block(desired_connectors(desired, load_catalog()), without_connector(desired)))
     return EXIT_OK
 
 
@@ -824,6 +829,43 @@ def usage(
     else:
         usage_text(report, sys.stdout)
     return EXIT_OK
+
+
+@cli.command()
+@click.option("-f", "--file", "file_", type=click.Path(path_type=Path), help="Also check the models its endpoints use.")
+@stack_outputs_option
+@click.option("--region", help="Bedrock region (default: the stack's, else the file's, else us-east-1).")
+@markdown_output_option
+@pass_context
+def models(context: CliContext, file_: Path | None, stack_outputs: Path | None, region: str | None, output: str) -> int:
+    """Bedrock's models as your account sees them, joined with the shipped catalog. Exit 0, or 1 when a model
+    the file or the stack uses is past EOL or not accessible.
+
+    Reads ListFoundationModels (lifecycle), ListInferenceProfiles (us. profiles) and
+    GetFoundationModelAvailability (access); where Bedrock and the catalog disagree, both are shown.
+
+    Example: managed-llm models -f managed-llm.yaml --stack-outputs stack-outputs.json --output markdown
+    """
+    catalog = load_catalog()
+    desired = load_file(file_) if file_ is not None else None
+    stack = load_stack_outputs(stack_outputs) if stack_outputs is not None else None
+    file_region = desired.bedrock.region if desired is not None and desired.bedrock is not None else None
+    region = region or (stack.region if stack is not None else None) or file_region or catalog.regions.default
+    if region not in catalog.regions.allowed:
+        raise ConfigError(f"region {region!r}: managed-llm works in {', '.join(catalog.regions.allowed)} only")
+    used: dict[str, list[str]] = {}
+    for model in sorted({e.model for e in desired.inference_endpoints} if desired is not None else set()):
+        used.setdefault(model, []).append("file")
+    for model in sorted(set(stack.models or ()) if stack is not None else set()):
+        used.setdefault(model, []).append("stack")
+    report = read_models(region, catalog, used, context.today())
+    if output == "json":
+        report_json(report.to_dict(), sys.stdout)
+    elif output == "markdown":
+        sys.stdout.write(models_markdown(report))
+    else:
+        models_text(report, sys.stdout)
+    return report.exit_code
 
 
 def main(argv: list[str] | None = None) -> None:

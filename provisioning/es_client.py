@@ -50,6 +50,7 @@ from provisioning.kinds.inference_endpoints import EndpointSpec
 from provisioning.planner import ClusterState
 from provisioning.redact import redact
 from provisioning.retry import RETRY_ON_STATUS, Call, GaveUp, RetryPolicy, Verdict
+from provisioning.versions import accepts_parameter
 
 __all__ = ["RETRY_ON_STATUS", "EsClient", "RetryPolicy"]
 
@@ -58,7 +59,8 @@ __all__ = ["RETRY_ON_STATUS", "EsClient", "RetryPolicy"]
 # to anyone who configures logging.
 for _logger in ("elastic_transport", "elasticsearch"):
     logging.getLogger(_logger).addHandler(logging.NullHandler())
-# Elasticsearch's own timeout for the validation call; the HTTP timeout leaves room around it.
+# Elasticsearch's own timeout for the validation call; the HTTP timeout leaves room around it. Sent only to
+# clusters known to accept it (catalog `elasticsearch.parameters`: inference.put `timeout` since 9.1.0).
 SERVER_WRITE_TIMEOUT = "120s"
 
 
@@ -101,6 +103,8 @@ class EsClient:
         )
         self._warnings: list[str] = []
         self._warnings_lock = threading.Lock()
+        # What GET / answered (plan reads it once; apply writes through the same client), None until read.
+        self._version: str | None = None
         self._secrets: list[str] = [
             s.get_secret_value() for s in (self.settings.api_key, self.settings.password) if s is not None
         ]
@@ -143,7 +147,8 @@ class EsClient:
                 return None
             raise
         version = _object(_object(info, operation).get("version"), operation, "version")
-        return _string(version.get("number"), operation, "version.number")
+        self._version = _string(version.get("number"), operation, "version.number")
+        return self._version
 
     def read_all(self) -> ClusterState:
         """Every inference endpoint and every role mapping: exactly two GETs, whatever their number."""
@@ -216,7 +221,11 @@ class EsClient:
     # ---------------------------------------------------------------- writes
 
     def create_endpoint(self, spec: EndpointSpec, credentials: BedrockCredentials) -> None:
+        """PUT the endpoint. `?timeout=` goes only to a cluster whose version (read by `version()`) accepts it:
+        an older one refuses any unknown parameter with a 400, and an unknown version (no `monitor`
+        privilege) gets none, so Elasticsearch's own default applies within the HTTP timeout."""
         body = endpoints.create_body(spec)
+        timeout = SERVER_WRITE_TIMEOUT if accepts_parameter(self._version, "inference.put", "timeout") else None
         service_settings = {
             **body["service_settings"],
             "access_key": credentials.access_key_id.get_secret_value(),
@@ -232,7 +241,7 @@ class EsClient:
                         service_settings=service_settings,
                         task_settings=body.get("task_settings"),
                         chunking_settings=body.get("chunking_settings"),
-                        timeout=SERVER_WRITE_TIMEOUT,
+                        timeout=timeout,
                     ),
                     call=Call.WRITE,
                 )

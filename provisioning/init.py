@@ -1,5 +1,7 @@
 """`init`: a starter file (General Purpose LLM v1 + v2 presets, an admin mapping) and the stack config lines.
 
+Each preset line says which current model it resolves to and what Elastic means by the same name today.
+
 The text is rendered from the catalog and validated with the same loader as any file before it is
 written, so `init` never produces a file that `validate` refuses.
 """
@@ -10,7 +12,8 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from provisioning.catalog import load_catalog
+from provisioning import lifecycle
+from provisioning.catalog import Preset, load_catalog
 from provisioning.config import parse_document
 from provisioning.errors import ConfigError
 from provisioning.model import DesiredState
@@ -32,8 +35,17 @@ def _quoted(value: str) -> str:
 
 def starter(admin_group: str, region: str, user_realm: str | None, file_name: str) -> Starter:
     catalog = load_catalog()
+    today = lifecycle.today()
+
+    def resolves(preset: Preset) -> str:
+        """`-> <model> (<name>); Elastic's <preset> was <model>, past EOL <date>`, computed for today."""
+        entry = catalog.model(preset.model)
+        named = f"{preset.model} ({entry.name})" if entry is not None else preset.model
+        elastic = lifecycle.elastic_meaning(preset, catalog, today)
+        return f"-> {named}" + (f"; {elastic}" if elastic else "")
+
     endpoints = "\n".join(
-        f"  - id: {preset.id}\n    preset: {preset.id}   # {preset.description}"
+        f"  - id: {preset.id}\n    preset: {preset.id}   # {resolves(preset)}"
         for preset in sorted(catalog.presets, key=lambda p: p.id, reverse=True)
     )
     users = (

@@ -8,8 +8,8 @@ would give true compare-and-set but needs index privileges on a new index, which
 not get), `plan` sees the lease in the GET it already makes, and ids and lease are read together.
 
 Role-mapping PUT has no optimistic concurrency control (no version or seq_no on
-`PutRoleMappingRequest`; reference/elasticsearch-inference-and-role-mappings.md §8), so the lease is a
-best effort against a race, made narrow: a lease is written with a random token, re-read after a settle
+`PutRoleMappingRequest`, elastic/elasticsearch x-pack/plugin/core/.../security/action/rolemapping/), so the
+lease is a best effort against a race, made narrow: a lease is written with a random token, re-read after a settle
 delay and kept only if the token is still ours, and re-read again just before the first endpoint write;
 every ledger write re-reads first, stops the apply if the token changed, and merges only this apply's
 claims into what it read (`ownership.merge_claims`), so another apply's ids are never overwritten. What

@@ -32,9 +32,13 @@ MANAGED_BY_KEY = "managed_by"
 MANAGED_BY_VALUE = "managed-llm"
 # The role mapping that records which endpoints managed-llm owns (kinds/ownership.py): no file may use it.
 LEDGER_NAME = "managed-llm-ownership"
-# Providers with a top_k parameter, and providers that embed (reference §2).
+# Providers with a top_k parameter: AmazonBedrockProviderCapabilities.java (elastic/elasticsearch,
+# x-pack/plugin/inference/.../services/amazonbedrock/), `chatCompletionProviderHasTopKParameter`.
 TOP_K_PROVIDERS: frozenset[str] = frozenset({"anthropic", "cohere", "mistral"})
-EMBEDDING_PROVIDERS: frozenset[str] = frozenset({"amazontitan", "cohere"})
+# Which task types each provider offers is data: the catalog's `elasticsearch.providers` table (one home).
+EMBEDDING_PROVIDERS: frozenset[str] = frozenset(
+    p.provider for p in load_catalog().elasticsearch.providers if "text_embedding" in p.task_types
+)
 # Elasticsearch's id rule, minus the undocumented dots: never a leading `.` (preconfigured endpoints).
 ENDPOINT_ID_PATTERN = r"^[a-z0-9](?:[a-z0-9_-]*[a-z0-9])?$"
 OPERATOR_MAPPING_SUFFIX = "-read-only-operator-mapping"
@@ -197,9 +201,15 @@ class InferenceEndpoint(_Strict):
         expected = load_catalog().vendors[vendor]
         if self.provider != expected:
             raise ValueError(f"provider does not match the model's vendor: this model needs provider {expected}")
+        offered = catalog_of(info).elasticsearch.provider_task_types(self.provider)
+        if self.task_type not in offered:
+            # The specification's table, not the server's code: 9.4's Java lets amazontitan through for
+            # chat_completion, and what the specification does not promise can vanish in any release.
+            raise ValueError(
+                f"provider {self.provider} has no {self.task_type} task on Bedrock in Elasticsearch "
+                f"(the amazonbedrock service offers it {', '.join(offered) or 'nothing'})"
+            )
         embedding = self.task_type == "text_embedding"
-        if embedding and self.provider not in EMBEDDING_PROVIDERS:
-            raise ValueError(f"provider {self.provider} has no text_embedding task on Bedrock")
         if not embedding:
             for name in ("similarity", "max_input_tokens", "chunking_settings"):
                 if getattr(self, name) is not None:
@@ -473,6 +483,14 @@ class DesiredState(_Strict):
             for index, connector in enumerate(self.kibana.connectors):
                 if connector.endpoint not in declared:
                     raise ValueError(f"kibana.connectors[{index}].endpoint: not an inference endpoint of this file")
+                task_type = next(e.task_type for e in self.inference_endpoints if e.id == connector.endpoint)
+                if task_type != "chat_completion":
+                    # Kibana's AI features offer an `.inference` connector only for chat_completion
+                    # (isSupportedConnector, kbn-inference-common): anything else would be a connector no one sees.
+                    raise ValueError(
+                        f"kibana.connectors[{index}].endpoint: a {task_type} endpoint; "
+                        "Kibana's AI features offer an .inference connector only for chat_completion endpoints"
+                    )
             _require_unique([c.id or c.endpoint for c in self.kibana.connectors], "Kibana connector")
         if self.inference_endpoints and self.bedrock is None:
             raise ValueError("bedrock: required when inference_endpoints are declared")

@@ -17,6 +17,7 @@ from provisioning.diff import Action, Change, Diff
 from provisioning.errors import EXIT_CHANGES, EXIT_ERROR, EXIT_OK
 from provisioning.kinds.kibana_connectors import ConnectorStatus, State
 from provisioning.kinds.ownership import LEDGER_NAME, Lease
+from provisioning.lifecycle import Finding, PresetResolution
 
 FORMAT_VERSION = 1
 
@@ -51,6 +52,15 @@ class Plan:
     kibana: tuple[ConnectorStatus, ...] = ()
     # The apply lock found in the ledger (plan never takes it; it says so when another apply holds it).
     lock: Lease | None = None
+    # What the catalog says about each endpoint's model today (refusals are also in `refusals`).
+    lifecycle: tuple[Finding, ...] = ()
+    # What each preset of the file resolved to, and what Elastic means by the same name.
+    presets: tuple[PresetResolution, ...] = ()
+
+    @property
+    def lifecycle_warnings(self) -> tuple[Finding, ...]:
+        """Legacy models, endpoints left on a model past EOL, and models the catalog does not know."""
+        return tuple(f for f in self.lifecycle if f.level != "refuse")
 
     @property
     def changes(self) -> tuple[Change, ...]:
@@ -171,6 +181,8 @@ class Plan:
                 if self.lock is None
                 else {k: v for k, v in self.lock.to_metadata().items() if k != "token"},
             },
+            "lifecycle": [f.to_dict() for f in self.lifecycle],
+            "presets": [p.to_dict() for p in self.presets],
             "exit_code": self.exit_code,
         }
 

@@ -9,8 +9,10 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import date
 from typing import Any, Protocol
 
+from provisioning import lifecycle
 from provisioning.catalog import Catalog, load_catalog
 from provisioning.diff import Action, Change, DiffOptions, References, diff
 from provisioning.kinds import inference_endpoints as endpoints
@@ -74,7 +76,10 @@ def plan_from_state(
     references: ReferenceLookup = unknown_references,
     catalog: Catalog | None = None,
     listed_connectors: Sequence[Mapping[str, Any]] | None = None,
+    today: date | None = None,
 ) -> Plan:
+    catalog = catalog or load_catalog()
+    on = today or lifecycle.today()
     region = desired.bedrock.region if desired.bedrock is not None else ""
     actual_mappings = {
         name: body
@@ -98,34 +103,47 @@ def plan_from_state(
     )
     presets = {e.id: e.preset for e in desired.inference_endpoints if e.preset is not None}
     checked = tuple(
-        _with_preset_note(_with_references(c, references, options), presets, catalog or load_catalog())
-        for c in result.changes
+        _with_preset_note(_with_references(c, references, options), presets, catalog, on) for c in result.changes
     )
     connectors: tuple[kibana_connectors.ConnectorStatus, ...] = ()
     if listed_connectors is not None:
         existing = {str(b.get("inference_id")) for b in state.endpoints}
-        wanted = kibana_connectors.desired_all(desired, catalog or load_catalog())
+        wanted = kibana_connectors.desired_all(desired, catalog)
         connectors = kibana_connectors.status(wanted, listed_connectors, existing)
     ledger_refusal = foreign_ledger(state.role_mappings)
+    written = {c.id for c in checked if c.kind == endpoints.KIND and c.action in (Action.CREATE, Action.REPLACE)}
+    findings = lifecycle.endpoint_findings(
+        ((e.id, e.model, e.id in written) for e in sorted(desired.inference_endpoints, key=lambda e: e.id)), catalog, on
+    )
     return Plan(
         target=target,
         diff=dataclasses.replace(result, changes=checked),
         options=options,
         kibana=connectors,
-        refusals=(ledger_refusal,) if ledger_refusal else (),
+        refusals=(
+            *((ledger_refusal,) if ledger_refusal else ()),
+            *(f.message for f in findings if f.level == "refuse"),
+        ),
         lock=ledger.lease,
+        lifecycle=findings,
+        presets=lifecycle.resolve_presets(
+            sorted((e.id, e.preset, e.model) for e in desired.inference_endpoints if e.preset is not None), catalog, on
+        ),
     )
 
 
-def _with_preset_note(change: Change, presets: Mapping[str, str], catalog: Catalog) -> Change:
-    """Say so when an endpoint changes because its preset means another model in this version of the tool."""
+def _with_preset_note(change: Change, presets: Mapping[str, str], catalog: Catalog, on: date) -> Change:
+    """Say so when an endpoint changes because its preset means another model in this version of the tool,
+    and what Elastic means by the preset's name (on `on`: Elastic's model may be past EOL)."""
     preset = catalog.preset(presets[change.id]) if change.kind == endpoints.KIND and change.id in presets else None
     if preset is None:
         return change
     for field in change.fields:
         if field.path == "service_settings.model" and field.before in preset.previous_models():
             since = next(v.since for v in preset.history if v.model == preset.model)
-            note = f"preset {preset.id} means {preset.model} since managed-llm {since} (was {field.before})"
+            elastic = lifecycle.elastic_meaning(preset, catalog, on)
+            was = f"was {field.before}" + (f"; {elastic}" if elastic else "")
+            note = f"preset {preset.id} means {preset.model} since managed-llm {since} ({was})"
             return dataclasses.replace(change, reason=f"{note}; {change.reason}")
     return change
 

@@ -20,6 +20,7 @@ from rich.text import Text
 
 from provisioning.apply import ApplyReport, ChangeResult, Status
 from provisioning.diff import Action, Change, FieldChange
+from provisioning.models_report import Access, ModelsReport
 from provisioning.plan import Plan
 from provisioning.redact import redact
 from provisioning.rotate import RotationReport
@@ -104,6 +105,10 @@ def plan_text(plan: Plan, stream: IO[str], *, credentials_source: str | None = N
     out.print(f"managed-llm plan for {plan.target} ({version})")
     for refusal in plan.refusals:
         out.print(f"refused: {refusal}")
+    for preset in plan.presets:
+        out.print(preset.line)
+    for finding in plan.lifecycle_warnings:
+        out.print(f"{'warning' if finding.level == 'warn' else 'note'}: {finding.message}")
     if not plan.has_changes and not plan.conflicts:
         out.print("No changes. The cluster matches the file.")
     else:
@@ -293,6 +298,8 @@ def smoke_text(report: SmokeReport, stream: IO[str]) -> None:
 def rotation_text(report: RotationReport, stream: IO[str]) -> None:
     out = console(stream)
     out.print(f"credentials: {report.source} (not shown)")
+    if report.cluster_version is None:
+        out.print("Elasticsearch version unknown (GET / needs the monitor privilege): _update used without a check")
     table = _table("endpoint", "key", "smoke", "seconds", "detail")
     for result in report.results:
         table.add_row(
@@ -350,6 +357,39 @@ def usage_text(report: UsageReport, stream: IO[str]) -> None:
         "",
     )
     out.print(table)
+
+
+ACCESS_STYLE = {Access.GRANTED: "green", Access.NOT_GRANTED: "bold red", Access.UNKNOWN: "yellow"}
+STATE_STYLE = {"ACTIVE": "green", "LEGACY": "yellow", "EOL": "bold red"}
+
+
+def models_text(report: ModelsReport, stream: IO[str]) -> None:
+    """One row per model: what Bedrock says beside what the catalog ships, and where the model is used."""
+    out = console(stream)
+    if not stream.isatty():
+        out.width = 1000  # CI logs: one line per model, whatever its length; terminals keep their width
+    out.print(
+        f"Bedrock models in {report.region} on {report.today} (live from Bedrock; catalog facts where it is silent)"
+    )
+    table = _table("model", "task types", "US profile", "lifecycle", "dates", "access", "USD/M in/out", "used by")
+    table.columns[0].no_wrap = True
+    for row in report.rows:
+        table.add_row(
+            row.model,
+            ", ".join(row.task_types) or "-",
+            row.profile_label(),
+            Text(row.lifecycle_label(), style=STATE_STYLE.get(row.state, "")),
+            row.dates_label(),
+            Text(row.access_label(), style=ACCESS_STYLE[row.access]),
+            "n/a" if row.price is None else f"{row.price.input:g} / {row.price.output:g}",
+            ", ".join(row.used_by) or "-",
+        )
+    out.print(table)
+    for note in report.notes:
+        out.print(f"note: {note}")
+    for failure in report.failures:
+        out.print(Text(f"FAIL {failure}", style="bold red"))
+    out.print(f"Models: {report.summary()}{'; FAILED' if report.exit_code else ''}.")
 
 
 def report_json(document: dict[str, Any], stream: IO[str]) -> None:

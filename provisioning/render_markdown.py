@@ -12,6 +12,7 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 
 from provisioning.diff import Action, Change
+from provisioning.models_report import Access, ModelsReport
 from provisioning.plan import Plan
 from provisioning.redact import redact
 from provisioning.usage import UsageReport
@@ -90,6 +91,11 @@ def plan_markdown(plan: Plan, title: str | None = None, secrets: Iterable[str] =
         ]
     for refusal in plan.refusals:
         lines += ["", f"> :no_entry: {cell(refusal)}"]
+    for finding in plan.lifecycle_warnings:
+        icon = ":warning:" if finding.level == "warn" else ":information_source:"
+        lines += ["", f"> {icon} {cell(finding.message)}"]
+    for preset in plan.presets:
+        lines += ["", f"> :information_source: {cell(preset.line)}"]
     if not plan.changes:
         lines += ["", "No changes to inference endpoints or role mappings."]
     for kind in ("inference_endpoint", "role_mapping"):
@@ -143,4 +149,32 @@ def usage_markdown(report: UsageReport) -> str:
         f"{report.total('input_tokens'):,} | {report.total('output_tokens'):,} | {report.total_cost():,.4f} |"
     )
     lines += ["", f"Estimated at {cell(report.price_source)}."]
+    return fit(lines, what="models")
+
+
+ACCESS_ICONS = {Access.GRANTED: ":white_check_mark:", Access.NOT_GRANTED: ":x:", Access.UNKNOWN: ":grey_question:"}
+
+
+def models_markdown(report: ModelsReport) -> str:
+    verdict = "**FAILED**" if report.exit_code else "ok"
+    lines = [
+        f"### Bedrock models in {report.region} on {report.today}: {cell(report.summary())}; {verdict}",
+        "",
+        "| model | task types | US profile | lifecycle | dates | access | USD/M in/out | used by |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for row in report.rows:
+        lifecycle = cell(row.lifecycle_label())
+        if row.state != "ACTIVE":
+            lifecycle = f"**{lifecycle}**"
+        price = "n/a" if row.price is None else f"{row.price.input:g} / {row.price.output:g}"
+        lines.append(
+            f"| `{cell(row.model)}` | {cell(', '.join(row.task_types) or '-')} | {cell(row.profile_label())} | "
+            f"{lifecycle} | {cell(row.dates_label())} | {ACCESS_ICONS[row.access]} {cell(row.access_label())} | "
+            f"{price} | {cell(', '.join(row.used_by) or '-')} |"
+        )
+    if report.notes or report.failures:
+        lines.append("")
+    lines += [f"> :information_source: {cell(note)}" for note in report.notes]
+    lines += [f"> :x: {cell(failure)}" for failure in report.failures]
     return fit(lines, what="models")

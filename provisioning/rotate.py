@@ -4,6 +4,14 @@ Runs after `pulumi up` has issued a new key (bump `credentialsGeneration`). Each
 place through the inference `_update` API (both keys, nothing else), then called once. A failure is
 reported per endpoint and never stops the others; pushing the same key again is harmless, so a re-run
 converges. Only endpoints in the ownership ledger are touched.
+
+`_update` takes new Bedrock keys from 8.17.0 on (catalog `elasticsearch.parameters`, inference.update
+`amazonbedrock.secret_settings`, with its sources), so every 9.x managed-llm supports can rotate in place.
+A cluster reporting an older version is refused before any write rather than rotated by replacing its
+endpoints: the 9.x client cannot talk to such a cluster anyway, and a delete + create would break, in
+the meantime, every pipeline and semantic_text field using the endpoint, which is `apply`'s reviewed
+decision (`--force-replace`), not a key rotation's. An unknown version (GET / needs `monitor`) goes
+ahead: the client only speaks to 9.x, and the report says the version was not checked.
 """
 
 from __future__ import annotations
@@ -13,12 +21,17 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Protocol
 
+from provisioning.catalog import Catalog, load_catalog
 from provisioning.credentials import BedrockCredentials
-from provisioning.errors import EXIT_ERROR, EXIT_OK, ManagedLlmError
+from provisioning.errors import EXIT_ERROR, EXIT_OK, ManagedLlmError, PlanError
 from provisioning.kinds import inference_endpoints as endpoints
 from provisioning.kinds.ownership import owned_endpoints
 from provisioning.planner import ClusterState
 from provisioning.smoke import Inference, Verdict, call_endpoint, new_canary
+from provisioning.versions import at_least
+
+# The catalog entry saying from which version `_update` takes new Bedrock keys.
+UPDATE_KEYS = ("inference.update", "amazonbedrock.secret_settings")
 
 
 class KeyStatus(StrEnum):
@@ -27,6 +40,8 @@ class KeyStatus(StrEnum):
 
 
 class CredentialWriter(Inference, Protocol):
+    def version(self) -> str | None: ...
+
     def read_all(self) -> ClusterState: ...
 
     def update_credentials(self, endpoint_id: str, task_type: str, credentials: BedrockCredentials) -> None: ...
@@ -45,6 +60,8 @@ class RotationResult:
 class RotationReport:
     source: str
     results: tuple[RotationResult, ...]
+    # None when GET / was refused (no `monitor` privilege): the version check was skipped.
+    cluster_version: str | None = None
 
     @property
     def exit_code(self) -> int:
@@ -55,6 +72,7 @@ class RotationReport:
         return {
             "format_version": 1,
             "credentials": self.source,
+            "cluster_version": self.cluster_version,
             "endpoints": [
                 {
                     "id": r.endpoint_id,
@@ -80,7 +98,22 @@ def owned_bedrock_endpoints(state: ClusterState) -> list[tuple[str, str, str]]:
     return sorted(found)
 
 
-def rotate(client: CredentialWriter, credentials: BedrockCredentials) -> RotationReport:
+def refusal(version: str | None, catalog: Catalog) -> str | None:
+    """Why a cluster of `version` cannot rotate in place, or None (unknown versions go ahead: see above)."""
+    since = catalog.elasticsearch.parameter_since(*UPDATE_KEYS)
+    if version is None or since is None or at_least(version, since):
+        return None
+    return (
+        f"rotate-credentials: nothing changed: Elasticsearch {version} accepts new Bedrock keys through _update "
+        f"only from {since}; upgrade the cluster (re-creating the endpoints would break whatever uses them)"
+    )
+
+
+def rotate(client: CredentialWriter, credentials: BedrockCredentials, catalog: Catalog | None = None) -> RotationReport:
+    version = client.version()
+    refused = refusal(version, catalog or load_catalog())
+    if refused is not None:
+        raise PlanError(refused)
     canary = new_canary()
     results = []
     for endpoint_id, task_type, model in owned_bedrock_endpoints(client.read_all()):
@@ -94,4 +127,4 @@ def rotate(client: CredentialWriter, credentials: BedrockCredentials) -> Rotatio
         results.append(
             RotationResult(endpoint_id, KeyStatus.UPDATED, smoke.verdict, smoke.detail, time.monotonic() - began)
         )
-    return RotationReport(credentials.source, tuple(results))
+    return RotationReport(credentials.source, tuple(results), version)

@@ -24,7 +24,17 @@ from provisioning.model import InferenceEndpoint
 MAX_TOKENS = 16
 # Fields every invocation record must carry (Elastic: "timestamp, model used, region, and request status").
 METADATA_FIELDS = ("timestamp", "modelId", "region")
-BODY_FIELDS = ("inputBodyJson", "outputBodyJson", "inputBodyBase64", "outputBodyBase64")
+# A record stores a body inline (Json/Base64) or, when it is too large to inline, in S3 and points to it
+# (`input.inputBodyS3Path`, `output.outputBodyS3Path`): either way the payload was kept. Field names:
+# https://docs.aws.amazon.com/bedrock/latest/userguide/model-invocation-logging.html
+BODY_FIELDS = (
+    "inputBodyJson",
+    "outputBodyJson",
+    "inputBodyBase64",
+    "outputBodyBase64",
+    "inputBodyS3Path",
+    "outputBodyS3Path",
+)
 # Clock skew allowed between this machine and CloudWatch when looking for records "after the call".
 SKEW = timedelta(minutes=2)
 MAX_LOG_EVENTS = 10_000
@@ -146,12 +156,20 @@ def invocation_records(events: Sequence[Mapping[str, Any]]) -> list[dict[str, An
     return records
 
 
-def has_body(record: Mapping[str, Any]) -> bool:
-    """Whether an invocation record carries prompt or output content (data delivery switched on)."""
-    return any(
-        isinstance(record.get(part), dict) and any(f in record[part] for f in BODY_FIELDS)
+def body_fields(record: Mapping[str, Any]) -> list[str]:
+    """The body fields an invocation record carries (`input.inputBodyS3Path`, ...): prompt or output kept."""
+    return [
+        f"{part}.{field}"
         for part in ("input", "output")
-    )
+        if isinstance(record.get(part), dict)
+        for field in BODY_FIELDS
+        if field in record[part]
+    ]
+
+
+def has_body(record: Mapping[str, Any]) -> bool:
+    """Whether an invocation record carries prompt or output content, inline or as an S3 path."""
+    return bool(body_fields(record))
 
 
 def check_logs(
@@ -204,7 +222,8 @@ def check_logs(
         LogCheck(
             "no prompt or output stored",
             Verdict.FAIL if with_body else Verdict.PASS,
-            f"{len(with_body)} of {len(ours)} records carry a body field ({', '.join(BODY_FIELDS[:2])})",
+            f"{len(with_body)} of {len(ours)} records carry a body field "
+            f"({', '.join(sorted({f for r in with_body for f in body_fields(r)})) or 'inline or S3 path'})",
         )
     )
     leaks = [e for e in events if canary in str(e.get("message", ""))]

@@ -14,7 +14,9 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+from provisioning import lifecycle
 from provisioning.catalog import ModelIdError, load_catalog, parse_model_id
+from provisioning.delivery_flags import describe, is_known, read_flags
 from provisioning.diff import Action
 from provisioning.errors import EXIT_ERROR, EXIT_OK, ManagedLlmError
 from provisioning.kinds import inference_endpoints as endpoints
@@ -22,16 +24,10 @@ from provisioning.kinds import role_mappings as mappings
 from provisioning.model import DesiredState
 from provisioning.plan import PlanOptions
 from provisioning.planner import ClusterState, plan_from_state
-from provisioning.smoke import has_body, invocation_records
+from provisioning.smoke import body_fields, invocation_records
 from provisioning.stack_outputs import StackOutputs
 
 INVOKE_ACTIONS = frozenset({"bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream"})
-DELIVERY_FLAGS = (
-    "textDataDeliveryEnabled",
-    "imageDataDeliveryEnabled",
-    "embeddingDataDeliveryEnabled",
-    "videoDataDeliveryEnabled",
-)
 PROFILE_CONDITION_KEY = "bedrock:InferenceProfileArn"
 _US_REGION = re.compile(r"^us-(east|west)-\d+$")
 _BEDROCK_ARN = re.compile(r"^arn:aws:bedrock:(?P<region>[a-z0-9-]+):(?P<account>\d*):(?P<kind>[a-z-]+)/(?P<id>.+)$")
@@ -97,6 +93,7 @@ def evaluate(evidence: Evidence) -> VerifyReport:
         _no_bodies(evidence),
         _principal(evidence),
         *_cluster_controls(evidence),
+        _model_lifecycle(evidence),
         _transport(evidence),
     ]
     return VerifyReport(tuple(controls))
@@ -120,7 +117,7 @@ def _logging_controls(evidence: Evidence) -> list[Control]:
     config = evidence.logging_config
     titles = {
         "aws.logging.on": f"Bedrock invocation logging is on in {region}",
-        "aws.logging.metadata_only": "Text, image, embedding and video data delivery are all off",
+        "aws.logging.metadata_only": "Every data delivery flag is off (text, image, embedding, video, audio, unknown)",
         "aws.logging.cloudwatch_only": "CloudWatch Logs is the only destination",
     }
     if isinstance(config, Failure):
@@ -136,13 +133,8 @@ def _logging_controls(evidence: Evidence) -> list[Control]:
         Status.PASS if cloudwatch.get("logGroupName") else Status.FAIL,
         f"log group {cloudwatch.get('logGroupName') or '(none)'}, role {cloudwatch.get('roleArn') or '(none)'}",
     )
-    flags = {flag: config.get(flag) for flag in DELIVERY_FLAGS}
-    not_off = [f"{flag}={'unset (defaults to on)' if v is None else v}" for flag, v in flags.items() if v is not False]
     metadata_only = Control(
-        "aws.logging.metadata_only",
-        titles["aws.logging.metadata_only"],
-        Status.FAIL if not_off else Status.PASS,
-        "; ".join(not_off) if not_off else ", ".join(f"{flag}=false" for flag in DELIVERY_FLAGS),
+        "aws.logging.metadata_only", titles["aws.logging.metadata_only"], *_delivery_flags_verdict(config)
     )
     extra = [name for name in ("s3Config",) if config.get(name)]
     if cloudwatch.get("largeDataDeliveryS3Config"):
@@ -154,6 +146,22 @@ def _logging_controls(evidence: Evidence) -> list[Control]:
         f"also delivering to {', '.join(extra)}" if extra else "CloudWatch only, no S3 destination",
     )
     return [on, metadata_only, only]
+
+
+def _delivery_flags_verdict(config: Mapping[str, Any]) -> tuple[Status, str]:
+    """FAIL on any `*DataDeliveryEnabled` key that is not false, known or not, and on a known flag AWS's
+    answer leaves out (absent is not off); the evidence lists every flag AWS returned."""
+    flags = read_flags(config)
+    problems = [
+        describe(key, value) + ("" if is_known(key) else " (a flag this tool does not know: denied by default)")
+        for key, value in flags.not_off
+    ]
+    if flags.absent:
+        problems.append(f"absent from AWS's answer, so not proven off: {', '.join(flags.absent)}")
+    returned = ", ".join(describe(key, value) for key, value in flags.values) or "none"
+    if problems:
+        return Status.FAIL, f"{'; '.join(problems)}; AWS returned: {returned}"
+    return Status.PASS, f"AWS returned: {returned}"
 
 
 def _log_group_controls(evidence: Evidence) -> list[Control]:
@@ -203,12 +211,13 @@ def _no_bodies(evidence: Evidence) -> Control:
     events = evidence.recent_events
     if isinstance(events, Failure):
         return Control("aws.logs.no_bodies", title, Status.FAIL, f"cannot check: {events.message}")
-    leaking = sum(1 for record in invocation_records(events) if has_body(record))
+    leaking = [fields for record in invocation_records(events) if (fields := body_fields(record))]
+    found = ", ".join(sorted({field for fields in leaking for field in fields}))
     return Control(
         "aws.logs.no_bodies",
         title,
         Status.FAIL if leaking else Status.PASS,
-        f"{leaking} of {len(events)} recent records carry a body"
+        f"{len(leaking)} of {len(events)} recent records carry a body ({found})"
         if leaking
         else f"{len(events)} recent records, none with a body",
     )
@@ -393,6 +402,36 @@ def _cluster_controls(evidence: Evidence) -> list[Control]:
             else "only the file's mappings grant it",
         ),
     ]
+
+
+def _model_lifecycle(evidence: Evidence) -> Control:
+    """Bedrock refuses every call to a model past its EOL date: an endpoint on one is broken, and allowing one
+    grants nothing. Judged on today's date against the shipped catalog; Legacy models are listed with dates."""
+    control_id = "models.lifecycle"
+    title = "No endpoint and no allow-listed model is past EOL; Legacy ones are listed with dates"
+    catalog, today = load_catalog(), lifecycle.today()
+    declared = {e.id: e.model for e in evidence.desired.inference_endpoints}
+    if isinstance(evidence.cluster, Failure):
+        return Control(control_id, title, Status.FAIL, f"cannot check: {evidence.cluster.message}")
+    in_cluster = {str(b.get("inference_id")): endpoints.normalize(b) for b in evidence.cluster.endpoints}
+    # What the endpoint really calls when it exists, else what the file asks for.
+    used = [
+        (f"endpoint {i}", str(in_cluster[i].get("service_settings.model")) if i in in_cluster else model)
+        for i, model in sorted(declared.items())
+    ]
+    if evidence.stack.models is None:
+        return Control(control_id, title, Status.FAIL, "needs --stack-outputs (models) to check the allow-list")
+    used += [("allow-list", model) for model in evidence.stack.models]
+    found = [(where, lifecycle.assess(model, catalog, today)) for where, model in used]
+    past = [f"{where}: {seen.describe()}" for where, seen in found if seen.state == "EOL"]
+    legacy = [f"{where}: {seen.describe()}" for where, seen in found if seen.state == "LEGACY"]
+    unknown = sorted({seen.model for _, seen in found if seen.state == "UNKNOWN"})
+    notes = [f"{', '.join(unknown)}: {lifecycle.UNKNOWN_HINT}"] if unknown else []
+    if past or legacy:
+        status = Status.FAIL if past else Status.WARN
+        return Control(control_id, title, status, "; ".join([*past, *legacy, *notes]))
+    checked = f"{len(found)} models checked on {today.isoformat()}, none Legacy or past EOL"
+    return Control(control_id, title, Status.PASS, "; ".join([checked, *notes]))
 
 
 def _transport(evidence: Evidence) -> Control:

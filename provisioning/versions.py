@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-from provisioning.catalog import Catalog
+from provisioning.catalog import Catalog, load_catalog
 from provisioning.model import DesiredState
 
 Version = tuple[int, int, int]
@@ -18,6 +18,20 @@ def parse_version(text: str) -> Version | None:
     """`9.4.0`, `9.4.0-SNAPSHOT` -> (9, 4, 0); None if it is not a version."""
     match = re.match(r"^(\d+)\.(\d+)\.(\d+)", text.strip())
     return (int(match[1]), int(match[2]), int(match[3])) if match else None
+
+
+def at_least(version: str | None, since: str | None) -> bool:
+    """Whether a cluster version is known and not older than `since` (False when either is unknown)."""
+    have = parse_version(version) if version is not None else None
+    need = parse_version(since) if since is not None else None
+    return have is not None and need is not None and have >= need
+
+
+def accepts_parameter(version: str | None, api: str, name: str, catalog: Catalog | None = None) -> bool:
+    """Whether a cluster of `version` accepts request parameter `name` on `api` (catalog
+    `elasticsearch.parameters`). Unknown version or unlisted parameter: False, so the parameter is not sent."""
+    since = (catalog or load_catalog()).elasticsearch.parameter_since(api, name)
+    return at_least(version, since)
 
 
 def refusals(desired: DesiredState, version: str, catalog: Catalog) -> tuple[str, ...]:

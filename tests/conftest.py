@@ -32,8 +32,13 @@ BEDROCK_ENV = {
     "BEDROCK_ACCESS_KEY_ID": "AKIATESTKEYID0000001",
     "BEDROCK_SECRET_ACCESS_KEY": "test-bedrock-secret-do-not-print-0123456789",
 }
-V1 = "us.anthropic.claude-3-7-sonnet-20250219-v1:0"
-V2 = "us.anthropic.claude-sonnet-4-5-20250929-v1:0"
+# Two current (ACTIVE) models, so that creating endpoints on them is never refused as past EOL. V2 is what both
+# presets resolve to (General Purpose LLM v1 and v2); V1 is a second model, for model changes and replaces.
+V2 = PRESET_MODEL = "us.anthropic.claude-sonnet-4-6"
+V1 = "us.anthropic.claude-haiku-4-5-20251001-v1:0"
+# Elastic's own v1 and v2 models: past EOL on Bedrock (2026-04-28), and Legacy until its EOL (2027-04-08).
+ELASTIC_V1 = "us.anthropic.claude-3-7-sonnet-20250219-v1:0"
+ELASTIC_V2 = "us.anthropic.claude-sonnet-4-5-20250929-v1:0"
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -1,7 +1,8 @@
 """The principal Elasticsearch uses to call Bedrock: an IAM user, invoke-only on the allow-listed models.
 
 Elasticsearch's `amazonbedrock` service signs with a static access key and no session token, so the
-principal must be an IAM user (reference/aws-bedrock-logging-and-iam.md §14). Its key lives only in a
+principal must be an IAM user (elastic/elasticsearch AmazonBedrockInferenceClient.java builds
+AwsBasicCredentials from the key pair only). Its key lives only in a
 KMS-encrypted Secrets Manager secret; the stack exports the secret's ARN, never its value.
 """
 
@@ -117,7 +118,8 @@ class BedrockAccess(pulumi.ComponentResource):
         if not parsed.via_us_profile:
             return pulumi.Output.from_input(in_region_grant(model, region))
         # The profile's destination regions depend on the model and the source region, so they are read
-        # from Bedrock (GetInferenceProfile) at deploy time rather than hard-coded (§16).
+        # from Bedrock (GetInferenceProfile) at deploy time rather than hard-coded
+        # (https://docs.aws.amazon.com/bedrock/latest/userguide/inference-profiles-support.html).
         profile = aws.bedrock.get_inference_profile_output(
             inference_profile_id=model, opts=pulumi.InvokeOutputOptions(parent=self)
         )

@@ -1,33 +1,47 @@
 """Metadata-only Bedrock invocation logging: log group, the role Bedrock writes with, the logging config.
 
-Zero data retention is an invariant of this component, not an argument: the four data-delivery flags are
-always False (their provider default is True), CloudWatch is the only destination, and
-`require_metadata_only` refuses any logging configuration that says otherwise before it is declared.
+Zero data retention is an invariant of this component, not an argument: every data-delivery flag the
+provider models is always False (their provider default is True), CloudWatch is the only destination, and
+`require_metadata_only` refuses any logging configuration that says otherwise before it is declared,
+including a `*_data_delivery_enabled` flag nobody knows yet. A flag Bedrock has but the provider cannot set
+(`audioDataDeliveryEnabled` in pulumi-aws 7.51) is reported as a warning: this stack cannot switch it off.
 """
 
 from __future__ import annotations
 
 import json
+import re
+from collections.abc import Mapping
 from dataclasses import dataclass
+from importlib.metadata import version
+from typing import Any, TypeVar
 
 import pulumi
 import pulumi_aws as aws
 
 from infra.catalog import COMPONENT_PREFIX
 from infra.policies import logging_role_policy, logging_trust_policy
+from provisioning.delivery_flags import DELIVERY_FLAGS, describe, read_flags
 
 LoggingConfigArgs = aws.bedrockmodel.InvocationLoggingConfigurationLoggingConfigArgs
 CloudwatchConfigArgs = aws.bedrockmodel.InvocationLoggingConfigurationLoggingConfigCloudwatchConfigArgs
-_DELIVERY_FLAGS = (
-    "text_data_delivery_enabled",
-    "image_data_delivery_enabled",
-    "embedding_data_delivery_enabled",
-    "video_data_delivery_enabled",
+LoggingConfig = TypeVar("LoggingConfig", LoggingConfigArgs, Mapping[str, Any])
+
+
+def _python_name(flag: str) -> str:
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", flag).lower()
+
+
+# The flags the installed provider can set, found on its input type so an upgrade that adds one (audio)
+# makes the stack set it False without a code change; the rest are Bedrock flags this stack cannot set.
+SETTABLE_FLAGS: tuple[str, ...] = tuple(
+    flag for flag in DELIVERY_FLAGS if isinstance(getattr(LoggingConfigArgs, _python_name(flag), None), property)
 )
+UNSETTABLE_FLAGS: tuple[str, ...] = tuple(flag for flag in DELIVERY_FLAGS if flag not in SETTABLE_FLAGS)
 
 
 class DataRetentionError(ValueError):
-    """A logging configuration that would store prompts, outputs, images, embeddings or video."""
+    """A logging configuration that would store prompts, outputs, images, embeddings, video or audio."""
 
 
 @dataclass(frozen=True)
@@ -41,31 +55,52 @@ class InvocationLoggingArgs:
 
 def metadata_only_logging_config(log_group_name: pulumi.Input[str], role_arn: pulumi.Input[str]) -> LoggingConfigArgs:
     """The only logging configuration this project declares: metadata to CloudWatch, no payloads."""
-    return LoggingConfigArgs(
-        cloudwatch_config=CloudwatchConfigArgs(log_group_name=log_group_name, role_arn=role_arn),
-        text_data_delivery_enabled=False,
-        image_data_delivery_enabled=False,
-        embedding_data_delivery_enabled=False,
-        video_data_delivery_enabled=False,
-    )
+    config = LoggingConfigArgs(cloudwatch_config=CloudwatchConfigArgs(log_group_name=log_group_name, role_arn=role_arn))
+    for flag in SETTABLE_FLAGS:
+        pulumi.set(config, _python_name(flag), False)
+    return config
 
 
-def require_metadata_only(config: LoggingConfigArgs) -> LoggingConfigArgs:
+def _field(config: Any, name: str) -> Any:
+    return config.get(name) if isinstance(config, Mapping) else pulumi.get(config, name)
+
+
+def require_metadata_only(config: LoggingConfig) -> LoggingConfig:
     """Return `config` if it stores metadata only; raise DataRetentionError otherwise.
 
-    `None` is refused too: the provider would default it to True.
+    Deny by default: every `*_data_delivery_enabled` key it carries, known or not, must be False, and an
+    unset settable flag is refused too (the provider would default it to True).
     """
-    for flag in _DELIVERY_FLAGS:
-        if getattr(config, flag) is not False:
-            raise DataRetentionError(f"{flag} must be False: zero data retention is an invariant")
-    if config.s3_config is not None:
+    bag = dict(config) if isinstance(config, Mapping) else dict(vars(config))
+    flags = read_flags(bag, SETTABLE_FLAGS)
+    if flags.not_off:
+        key, value = flags.not_off[0]
+        raise DataRetentionError(f"{key} must be False ({describe(key, value)}): zero data retention is an invariant")
+    if flags.absent:
+        raise DataRetentionError(
+            f"{_python_name(flags.absent[0])} must be False (unset: the provider defaults it to true): zero data"
+            " retention is an invariant"
+        )
+    if _field(config, "s3_config") is not None:
         raise DataRetentionError("s3_config must be unset: CloudWatch is the only destination")
-    cloudwatch = config.cloudwatch_config
-    if not isinstance(cloudwatch, CloudwatchConfigArgs):
+    cloudwatch = _field(config, "cloudwatch_config")
+    if not isinstance(cloudwatch, CloudwatchConfigArgs | Mapping):
         raise DataRetentionError("cloudwatch_config must be given as plain arguments: metadata goes to CloudWatch")
-    if cloudwatch.large_data_delivery_s3_config is not None:
+    if _field(cloudwatch, "large_data_delivery_s3_config") is not None:
         raise DataRetentionError("large_data_delivery_s3_config must be unset: no payload leaves Bedrock")
     return config
+
+
+def unsettable_flags_warning() -> str | None:
+    """What to tell the operator about Bedrock flags the installed provider cannot set (None: there are none)."""
+    if not UNSETTABLE_FLAGS:
+        return None
+    it = "it" if len(UNSETTABLE_FLAGS) == 1 else "them"
+    return (
+        f"{', '.join(UNSETTABLE_FLAGS)}: pulumi-aws {version('pulumi_aws')} cannot set {it}, so this stack cannot"
+        f" switch {it} off; switch {it} off with `aws bedrock put-model-invocation-logging-configuration` (README)"
+        " and check with `managed-llm verify`"
+    )
 
 
 class InvocationLogging(pulumi.ComponentResource):
@@ -106,6 +141,8 @@ class InvocationLogging(pulumi.ComponentResource):
             logging_config=require_metadata_only(metadata_only_logging_config(self.log_group.name, self.role.arn)),
             opts=pulumi.ResourceOptions(parent=self, depends_on=[role_policy, self.log_group]),
         )
+        if warning := unsettable_flags_warning():
+            pulumi.log.warn(warning, resource=self)
         self.register_outputs(
             {"logGroupName": self.log_group.name, "logGroupArn": self.log_group.arn, "roleArn": self.role.arn}
         )

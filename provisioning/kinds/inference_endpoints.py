@@ -3,8 +3,10 @@
 Elasticsearch stores what it is given in its own form: the provider comes back upper-case, the rate
 limit default (240/min) is filled in, text-embedding endpoints gain `dimensions`, `similarity` and the
 default chunking settings, task settings come back as doubles, and secrets never come back
-(reference/elasticsearch-inference-and-role-mappings.md §1, §2). `normalize` and `desired` produce the
-same canonical `EndpointSpec` for the same intent, so a plan right after an apply is empty.
+(elastic/elasticsearch x-pack/plugin/inference/.../services/amazonbedrock/AmazonBedrockServiceSettings.java
+and its completion/ and embeddings/ settings; elasticsearch-specification AmazonBedrockTypes.ts). `normalize`
+and `desired` produce the same canonical `EndpointSpec` for the same intent, so a plan right after an apply
+is empty.
 """
 
 from __future__ import annotations
@@ -25,7 +27,8 @@ DEFAULT_CHUNKING: dict[str, Any] = {"strategy": "sentence", "max_chunk_size": 25
 # file sets them. `dimensions` is always the server's (filled from the validation call).
 SERVER_DECIDES = frozenset({"service_settings.similarity", "service_settings.max_input_tokens"})
 SERVER_ONLY = frozenset({"service_settings.dimensions"})
-# Fields the `_update` API can change in place on every 9.x version: task settings only (§6). The rest
+# Fields the `_update` API can change in place on every 9.x version: task settings only
+# (elastic/elasticsearch TransportUpdateInferenceModelAction.java). The rest
 # need delete + create. (rate_limit is updatable only from the version with ES PR #144749.)
 UPDATABLE_PREFIX = "task_settings."
 _FLOAT_TASK_SETTINGS = frozenset({"temperature", "top_p", "top_k"})
@@ -152,5 +155,5 @@ def create_body(spec: EndpointSpec) -> dict[str, Any]:
 
 
 def update_body(spec: EndpointSpec) -> dict[str, Any]:
-    """`_update` body: task settings only (merged field by field by Elasticsearch; §6)."""
+    """`_update` body: task settings only (merged field by field by TransportUpdateInferenceModelAction)."""
     return {"task_settings": _unflatten(spec, "task_settings")}

@@ -1,12 +1,23 @@
-"""Kibana AI connectors (`.inference`) for the file's endpoints, as preconfigured connectors in kibana.yml.
+"""Kibana AI connectors (`.inference`) for the file's chat_completion endpoints, preconfigured in kibana.yml.
 
 Why not Kibana's connector API: creating an `.inference` connector makes Kibana create the inference
 endpoint itself and fail if it already exists; updating the connector rewrites the endpoint, and deleting
 it deletes the endpoint (the connector's pre-save and post-delete hooks). A connector declared in
 `xpack.actions.preconfigured` runs none of those hooks: it only points at an existing endpoint by id,
-needs no secrets, cannot be changed or deleted through the API, and Kibana hides it until the endpoint
-exists. So `kibana-config` renders that block, and plan/apply read Kibana's connector list to show
-whether Kibana serves what the file asks for. managed-llm never writes to Kibana.
+needs no secrets, and cannot be changed or deleted through the API. So `kibana-config` renders that block,
+and plan/apply read Kibana's connector list to show whether Kibana serves what the file asks for.
+managed-llm never writes to Kibana.
+
+Only chat_completion endpoints get a connector: Kibana's AI features (assistants, Agent Builder,
+Playground) offer an `.inference` connector only when its `taskType` is `chat_completion`
+(`isSupportedConnector`, elastic/kibana x-pack/platform/packages/shared/ai-infra/inference-common/src/
+connectors/is_supported_connector.ts); the file refuses a connector on any other endpoint.
+
+What `GET /api/actions/connectors` lists decides the status: Kibana drops every preconfigured `.inference`
+connector whose endpoint does not exist, and keeps them all when it cannot read the endpoints
+(`filterInferenceConnectors`, elastic/kibana x-pack/platform/plugins/shared/actions/server/application/
+connector/methods/get_all/get_all.ts, PR #217641). So an absent connector says nothing until its endpoint
+exists (`pending`), and means the kibana.yml block is missing once it does (`missing`).
 """
 
 from __future__ import annotations
@@ -23,6 +34,8 @@ from provisioning.catalog import Catalog
 from provisioning.model import DesiredState, InferenceEndpoint, KibanaConnector
 
 KIND = "kibana_connector"
+# The only task type Kibana's AI features accept from an `.inference` connector (isSupportedConnector).
+AI_TASK_TYPE = "chat_completion"
 CONNECTOR_TYPE = ".inference"
 ID_PREFIX = "managed-llm-"
 
@@ -66,8 +79,18 @@ def desired_all(state: DesiredState, catalog: Catalog) -> list[ConnectorSpec]:
     return [desired(c, endpoints[c.endpoint], state.bedrock.region, catalog) for c in state.kibana.connectors]
 
 
-def preconfigured_block(specs: Iterable[ConnectorSpec]) -> str:
-    """The `xpack.actions.preconfigured` block for kibana.yml (no secrets: the endpoint holds them)."""
+def without_connector(state: DesiredState) -> list[InferenceEndpoint]:
+    """The file's endpoints Kibana's AI features cannot use as connectors (any task type but chat_completion)."""
+    return [e for e in state.inference_endpoints if e.task_type != AI_TASK_TYPE]
+
+
+def preconfigured_block(specs: Iterable[ConnectorSpec], skipped: Iterable[InferenceEndpoint] = ()) -> str:
+    """The `xpack.actions.preconfigured` block for kibana.yml (no secrets: the endpoint holds them), after one
+    comment line per endpoint that gets no connector, saying why."""
+    notes = "".join(
+        f"# {e.id} ({e.task_type}): no AI connector; Kibana's AI features use only chat_completion endpoints\n"
+        for e in skipped
+    )
     connectors = {
         spec.id: {
             "name": spec.name,
@@ -78,13 +101,14 @@ def preconfigured_block(specs: Iterable[ConnectorSpec]) -> str:
         }
         for spec in specs
     }
-    return yaml.safe_dump({"xpack.actions.preconfigured": connectors}, sort_keys=False, default_flow_style=False)
+    block = yaml.safe_dump({"xpack.actions.preconfigured": connectors}, sort_keys=False, default_flow_style=False)
+    return notes + block
 
 
 class State(StrEnum):
     OK = "ok"
-    PENDING = "pending"  # Kibana hides a preconfigured connector until its endpoint exists
-    MISSING = "missing"
+    PENDING = "pending"  # not listed, and its endpoint does not exist yet: Kibana would hide it anyway
+    MISSING = "missing"  # not listed although its endpoint exists: kibana.yml lacks it (or Kibana not restarted)
     DIFFERENT = "different"
     FOREIGN = "foreign"
 
@@ -103,28 +127,37 @@ class ConnectorStatus:
 def status(
     specs: Iterable[ConnectorSpec], listed: Iterable[Mapping[str, Any]], existing_endpoints: set[str]
 ) -> tuple[ConnectorStatus, ...]:
-    """Compare what the file asks for with `GET /api/actions/connectors`. Pure."""
+    """Compare what the file asks for with `GET /api/actions/connectors` and the endpoints that exist. Pure.
+
+    Every connector points at an endpoint of the file, so an endpoint that does not exist is one apply creates.
+    """
     by_id = {str(item.get("id")): item for item in listed}
     out = []
     for spec in specs:
         item = by_id.get(spec.id)
+        exists = spec.inference_id in existing_endpoints
         if item is None:
-            if spec.inference_id not in existing_endpoints:
-                out.append(ConnectorStatus(spec, State.PENDING, "shown by Kibana once the endpoint exists"))
-            else:
-                out.append(
-                    ConnectorStatus(spec, State.MISSING, "not in Kibana: add `managed-llm kibana-config` to kibana.yml")
+            if exists:
+                detail = (
+                    f"endpoint {spec.inference_id} exists but Kibana does not list the connector: add "
+                    "`managed-llm kibana-config` to kibana.yml and restart Kibana"
                 )
+                out.append(ConnectorStatus(spec, State.MISSING, detail))
+            else:
+                detail = f"Kibana lists it only once endpoint {spec.inference_id} exists; re-read after apply"
+                out.append(ConnectorStatus(spec, State.PENDING, detail))
             continue
         if not item.get("is_preconfigured"):
             detail = "a connector with this id was created in Kibana, not kibana.yml; it is never touched"
             out.append(ConnectorStatus(spec, State.FOREIGN, detail))
             continue
+        # Listed before its endpoint exists: Kibana could not read the endpoints (it then keeps every connector).
+        early = "" if exists else f" (listed although endpoint {spec.inference_id} does not exist yet)"
         differences = _differences(spec, item)
         if differences:
-            out.append(ConnectorStatus(spec, State.DIFFERENT, f"update kibana.yml: {', '.join(differences)}"))
+            out.append(ConnectorStatus(spec, State.DIFFERENT, f"update kibana.yml: {', '.join(differences)}{early}"))
         else:
-            out.append(ConnectorStatus(spec, State.OK, "listed by Kibana as the file says"))
+            out.append(ConnectorStatus(spec, State.OK, f"listed by Kibana as the file says{early}"))
     return tuple(out)
 
 

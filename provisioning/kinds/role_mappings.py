@@ -2,7 +2,8 @@
 
 GET always returns `enabled` and `metadata`, and prints a one-value field rule as a scalar; roles are a
 set to Elasticsearch. Operator-defined mappings (from file-based settings) are listed with the
-`-read-only-operator-mapping` suffix and `metadata._read_only` and are never touched (§8).
+`-read-only-operator-mapping` suffix and `metadata._read_only` and are never touched (elastic/elasticsearch
+x-pack/plugin/security/.../rest/action/rolemapping/RestGetRoleMappingsAction.java).
 """
 
 from __future__ import annotations
@@ -88,7 +89,7 @@ def desired(mapping: RoleMapping) -> RoleMappingSpec:
 
 
 def put_body(spec: RoleMappingSpec) -> dict[str, Any]:
-    """`enabled` is always sent: the REST parser requires it (§8)."""
+    """`enabled` is always sent: the REST parser requires it (ExpressionRoleMapping.java in elastic/elasticsearch)."""
     return {
         "enabled": spec.enabled,
         "roles": list(spec.roles),

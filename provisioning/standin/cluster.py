@@ -31,6 +31,8 @@ DEFAULT_CHUNKING: dict[str, JSON] = {"strategy": "sentence", "max_chunk_size": 2
 EMBEDDING_DIMENSIONS = {"amazontitan": 1024, "cohere": 1024}
 _ID = re.compile(r"^[a-z0-9](?:[a-z0-9_\-.]*[a-z0-9])?$")
 OPERATOR_SUFFIX = "-read-only-operator-mapping"
+# Accepted by every REST handler (BaseRestHandler.ALWAYS_SUPPORTED and RestResponse.RESPONSE_PARAMS).
+ALWAYS_SUPPORTED_PARAMETERS = frozenset({"format", "filter_path", "pretty", "human", "error_trace"})
 
 # Privileges that include others (reference §9), for authorization and `_has_privileges` answers.
 _IMPLIED: dict[str, set[str]] = {
@@ -254,12 +256,18 @@ class StandinCluster:
         if method == "POST" and len(parts) == 2:
             self._authorize(principal, "monitor_inference", "cluster:monitor/xpack/inference")
             return self._infer(self._task_type(parts[0]), parts[1], body)
-        if method == "PUT" and parts and parts[-1] == "_update" and len(parts) in (2, 3):
+        # The update API exists from 8.17.0 (elastic/elasticsearch PR #114457; elasticsearch-specification
+        # inference/update/UpdateInferenceRequest.ts `since 8.17.0`); older versions have no such route.
+        updatable = self._version_at_least(8, 17)
+        if method == "PUT" and updatable and parts and parts[-1] == "_update" and len(parts) in (2, 3):
             self._authorize(principal, "manage_inference", "cluster:admin/xpack/inference/update")
             task = self._task_type(parts[0]) if len(parts) == 3 else None
             return Response(200, self._update(parts[-2], task, body))
         if method == "PUT" and len(parts) in (1, 2):
             self._authorize(principal, "manage_inference", "cluster:admin/xpack/inference/put")
+            # `timeout` on PUT _inference arrived with elastic/elasticsearch PR #126805 (RestPutInferenceModelAction
+            # parses it from 9.1.0 and 8.19.0 on); a 9.0 handler leaves it unconsumed and is refused.
+            self._refuse_unrecognized(request, {"timeout"} if self._version_at_least(9, 1) else set())
             task = self._task_type(parts[0]) if len(parts) == 2 else None
             return Response(200, self._put(parts[-1], task, body))
         if method == "DELETE" and len(parts) in (1, 2):
@@ -340,6 +348,21 @@ class StandinCluster:
             "version": {"number": self.version, "build_flavor": "default", "lucene_version": "10.0.0"},
             "tagline": "managed-llm stand-in: NOT Elasticsearch",
         }
+
+    @staticmethod
+    def _refuse_unrecognized(request: Request, supported: set[str]) -> None:
+        """Elasticsearch refuses a query parameter its handler does not consume: BaseRestHandler.handleRequest
+        and `unrecognized` (server/src/main/java/org/elasticsearch/rest/BaseRestHandler.java) throw an
+        IllegalArgumentException, a 400 `illegal_argument_exception` naming the path and the parameters."""
+        unknown = sorted(set(request.query) - supported - ALWAYS_SUPPORTED_PARAMETERS)
+        if unknown:
+            names = ", ".join(f"[{name}]" for name in unknown)
+            plural = "s" if len(unknown) > 1 else ""
+            raise _Error(
+                400,
+                "illegal_argument_exception",
+                f"request [{request.path}] contains unrecognized parameter{plural}: {names}",
+            )
 
     def _version_at_least(self, major: int, minor: int) -> bool:
         numbers = [int(n) for n in re.findall(r"\d+", self.version)[:2]]

@@ -9,6 +9,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import boto3
 import pytest
@@ -85,13 +86,33 @@ class AwsStack:
 
 
 def metadata_only_config(group: str) -> dict[str, object]:
+    """What the stack plus the README's CLI line leave: pulumi-aws 7.51 sets four flags, the user sets audio."""
     return {
         "cloudWatchConfig": {"logGroupName": group, "roleArn": "arn:aws:iam::123456789012:role/bedrock-logging"},
         "textDataDeliveryEnabled": False,
         "imageDataDeliveryEnabled": False,
         "embeddingDataDeliveryEnabled": False,
         "videoDataDeliveryEnabled": False,
+        "audioDataDeliveryEnabled": False,
     }
+
+
+def put_logging_config_verbatim(region: str, config: dict[str, object]) -> None:
+    """Store a logging configuration with members the installed botocore does not model.
+
+    botocore serializes only the `LoggingConfig` members of its service model, so a flag AWS adds later
+    (as audioDataDeliveryEnabled arrived in botocore 1.42.1) cannot be sent through it; the JSON body is
+    replaced before signing instead. moto keeps the body's `loggingConfig` as given and answers it back
+    verbatim (moto/bedrock/responses.py, put/get_model_invocation_logging_configuration).
+    """
+    client = boto3.client("bedrock", region_name=region)
+
+    def replace_body(request: Any, **_: object) -> None:
+        request.data = json.dumps({"loggingConfig": config}).encode()
+        request.headers["Content-Length"] = str(len(request.data))
+
+    client.meta.events.register("before-sign.bedrock.PutModelInvocationLoggingConfiguration", replace_body)
+    client.put_model_invocation_logging_configuration(loggingConfig={"cloudWatchConfig": config["cloudWatchConfig"]})
 
 
 def build_stack(models: tuple[str, ...], region: str = "us-east-1", suffix: str = "") -> AwsStack:
@@ -151,11 +172,17 @@ class BedrockLogSimulator:
 
     moto has no bedrock-runtime, so this is the nearest honest substitute: records shaped like AWS's
     (schemaType, timestamp, accountId, identity, region, requestId, operation, modelId, token counts),
-    with the body fields only when `leak` pretends text data delivery is on.
+    with the body fields only when `leak` pretends text data delivery is on, and the S3 pointers named in
+    `s3_bodies` (`inputBodyS3Path`, `outputBodyS3Path`) when it pretends bodies were too large to inline and
+    went to the large-data S3 bucket
+    (https://docs.aws.amazon.com/bedrock/latest/userguide/model-invocation-logging.html).
     """
 
-    def __init__(self, group: str, region: str, principal_arn: str, *, leak: bool = False) -> None:
-        self.group, self.region, self.principal_arn, self.leak = group, region, principal_arn, leak
+    def __init__(
+        self, group: str, region: str, principal_arn: str, *, leak: bool = False, s3_bodies: tuple[str, ...] = ()
+    ) -> None:
+        self.group, self.region, self.principal_arn = group, region, principal_arn
+        self.leak, self.s3_bodies = leak, s3_bodies
         self.logs = boto3.client("logs", region_name=region)
         self.written = 0
 
@@ -182,6 +209,16 @@ class BedrockLogSimulator:
                 "inputBodyJson": {"messages": [{"content": [{"text": invocation.input_text}]}]},
             }  # type: ignore[dict-item]
             record["output"] = {**record["output"], "outputBodyJson": {"output": invocation.output_text}}  # type: ignore[dict-item]
+        if self.s3_bodies:
+            # Offloaded bodies live under .../BedrockModelInvocationLogs/<region>/YYYY/MM/DD/HH/data/; the file
+            # name here is illustrative: checkers look at the fields, never at the path.
+            prefix = (
+                f"s3://large-bodies/AWSLogs/123456789012/BedrockModelInvocationLogs/{invocation.region}/"
+                f"{now:%Y/%m/%d/%H}/data/{record['requestId']}"
+            )
+            for part, field in (("input", "inputBodyS3Path"), ("output", "outputBodyS3Path")):
+                if field in self.s3_bodies:
+                    record[part] = {**record[part], field: f"{prefix}_{part}.json.gz"}  # type: ignore[dict-item]
         self.logs.put_log_events(
             logGroupName=self.group,
             logStreamName=BEDROCK_LOG_STREAM,

@@ -31,6 +31,8 @@ CALLERS: dict[str, tuple[str, frozenset[str]]] = {
     "reader": ("reader", frozenset({"monitor_inference", "read_security"})),
     "no-security": ("no-security", frozenset({"manage_inference", "read_security"})),
     "inference-only": ("inference-only", frozenset({"manage_inference"})),
+    # Can apply but not read GET / (which needs `monitor`): the cluster version stays unknown.
+    "no-monitor": ("no-monitor", frozenset({"manage_inference", "manage_security"})),
 }
 API_KEY_SECRET = "double-api-key-secret-value"  # noqa: S105 (a test fixture; the double only knows this one)
 # What counts as a read: GETs, the privilege check (POST), and dry-run deletes (which delete nothing).

@@ -1,8 +1,11 @@
 """A Kibana connectors-API double over HTTP on loopback: the behaviour that shapes managed-llm's design.
 
-Modelled on Kibana's actions plugin and `.inference` connector type (research notes in the README):
+Modelled on Kibana's actions plugin and `.inference` connector type:
 - GET /api/actions/connectors lists API-created and preconfigured connectors; a preconfigured `.inference`
-  connector is hidden while its endpoint does not exist, and its config shows only with `exposeConfig`;
+  connector is left out while no Elasticsearch endpoint has its `config.inferenceId`, all are kept when
+  Kibana cannot read the endpoints (`filterInferenceConnectors` in elastic/kibana x-pack/platform/plugins/
+  shared/actions/server/application/connector/methods/get_all/get_all.ts, PR #217641), and a preconfigured
+  connector's config shows only with `exposeConfig` (same file, getAllHelper);
 - POST /api/actions/connector needs `kbn-xsrf`; for `.inference` Kibana creates the endpoint itself and
   fails if it exists; DELETE of an API-created `.inference` connector deletes the endpoint;
 - preconfigured connectors cannot be updated or deleted (400);
@@ -34,6 +37,9 @@ class KibanaDouble:
     endpoint_exists: Callable[[str], bool]
     delete_endpoint: Callable[[str], None]
     preconfigured: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # Kibana's own `GET _inference` fails (e.g. its user lacks monitor_inference): filterInferenceConnectors
+    # catches the error and keeps every preconfigured connector (get_all.ts, "we just return all connectors").
+    inference_read_fails: bool = False
     saved: dict[str, dict[str, Any]] = field(default_factory=dict)
     # Deliberately hostile: answer every request with a Boom 400 whose message, and a Warning header, echo the
     # request's headers (Authorization included). Kibana's Boom errors carry free text in `message`
@@ -88,8 +94,9 @@ class KibanaDouble:
         listed = [self._item(i, c, False) for i, c in self.saved.items()]
         for connector_id, connector in self.preconfigured.items():
             inference_id = (connector.get("config") or {}).get("inferenceId")
-            if connector.get("actionTypeId") == ".inference" and not self.endpoint_exists(str(inference_id)):
-                continue  # filterInferenceConnectors: hidden until the endpoint exists
+            hidden = not self.inference_read_fails and not self.endpoint_exists(str(inference_id))
+            if connector.get("actionTypeId") == ".inference" and hidden:
+                continue  # filterInferenceConnectors (get_all.ts): dropped while its endpoint does not exist
             listed.append(self._item(connector_id, connector, True))
         return listed
 

@@ -25,12 +25,14 @@ STACK = "test"
 FAKE_SECRET_PREFIX = "fake-secret-access-key-"  # noqa: S105 (a test marker, not a credential)
 
 # What GetInferenceProfile answers per (source region, profile id): the foundation models it routes to.
-# Illustrative routes of the US geo profiles (reference/aws-bedrock-logging-and-iam.md §16).
+# Illustrative routes of the US geo profiles; the real list is GetInferenceProfile's `models[].modelArn`
+# (https://docs.aws.amazon.com/bedrock/latest/userguide/inference-profiles-support.html).
 US_ROUTES = ("us-east-1", "us-east-2", "us-west-2")
 PROFILE_ROUTES: dict[str, tuple[str, ...]] = {
     "us.anthropic.claude-3-7-sonnet-20250219-v1:0": US_ROUTES,
     "us.anthropic.claude-sonnet-4-5-20250929-v1:0": US_ROUTES,
     "us.anthropic.claude-haiku-4-5-20251001-v1:0": US_ROUTES,
+    "us.anthropic.claude-sonnet-4-6": US_ROUTES,
 }
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import runpy
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -13,11 +14,15 @@ import pytest
 from pydantic.alias_generators import to_camel
 
 from infra.config import StackConfig, StackConfigError, config_keys, parse_stack_config
+from provisioning import lifecycle
 from provisioning.catalog import load_catalog
 from tests.infra.conftest import Engine, set_config
 
-V1 = "us.anthropic.claude-3-7-sonnet-20250219-v1:0"
-V2 = "us.anthropic.claude-sonnet-4-5-20250929-v1:0"
+# V1 is the presets' model (the stack's default allow-list); V2 another Active model.
+V1 = "us.anthropic.claude-sonnet-4-6"
+V2 = "us.anthropic.claude-haiku-4-5-20251001-v1:0"
+EOL_MODEL = "us.anthropic.claude-3-7-sonnet-20250219-v1:0"
+LEGACY_MODEL = "us.anthropic.claude-sonnet-4-5-20250929-v1:0"
 PROGRAM = Path(__file__).resolve().parents[2] / "infra"
 
 
@@ -36,7 +41,7 @@ def refusal(**raw: Any) -> str:
 def test_config_defaults_need_no_configuration() -> None:
     cfg = parse()
     assert cfg.region == "us-east-1"
-    assert cfg.models == (V1, V2)
+    assert cfg.models == (V1,)
     assert cfg.log_retention_days == 365
     assert cfg.alarm_email is None
     assert cfg.credentials_generation == 1
@@ -45,7 +50,8 @@ def test_config_defaults_need_no_configuration() -> None:
 
 def test_config_default_models_are_the_presets_models() -> None:
     presets = {p.id: p.model for p in load_catalog().presets}
-    assert parse().models == (presets["general-purpose-llm-v1"], presets["general-purpose-llm-v2"])
+    assert presets["general-purpose-llm-v1"] == presets["general-purpose-llm-v2"]
+    assert parse().models == (presets["general-purpose-llm-v1"],)
 
 
 @pytest.mark.parametrize("region", ["us-east-1", "us-east-2", "us-west-2"])
@@ -151,7 +157,7 @@ def test_config_credentials_generation_starts_at_one() -> None:
 
 
 def test_config_prices_override_shipped_defaults() -> None:
-    cfg = parse(prices={V1: {"input": 2.5, "output": 12.5}})
+    cfg = parse(models=[V1, V2], prices={V1: {"input": 2.5, "output": 12.5}})
     prices = cfg.resolved_prices
     assert (prices[V1].input, prices[V1].output) == (2.5, 12.5)
     shipped = load_catalog().default_prices()[V2]
@@ -159,15 +165,13 @@ def test_config_prices_override_shipped_defaults() -> None:
 
 
 def test_config_prices_refuse_unknown_models_and_negative_values() -> None:
-    assert "not in `models`" in refusal(
-        prices={"us.anthropic.claude-haiku-4-5-20251001-v1:0": {"input": 1, "output": 5}}
-    )
+    assert "not in `models`" in refusal(prices={V2: {"input": 1, "output": 5}})
     assert refusal(prices={V1: {"input": -1, "output": 5}}).startswith("managed-llm:prices")
     assert refusal(prices={V1: {"input": 1}}).startswith("managed-llm:prices")
 
 
 def test_config_model_without_shipped_price_has_no_cost() -> None:
-    cfg = parse(models=["us.anthropic.claude-opus-4-1-20250805-v1:0"])
+    cfg = parse(models=["us.anthropic.claude-opus-4-7"])  # not in the shipped catalog
     assert cfg.resolved_prices == {}
 
 
@@ -402,3 +406,42 @@ def test_config_load_refuses_snake_case_twin(engine: Engine) -> None:
 def test_config_keys_are_the_camel_case_of_the_fields() -> None:
     fields = [name for name in StackConfig.model_fields if name != "stack"]
     assert config_keys() == tuple(sorted(to_camel(name) for name in fields))
+
+
+def test_config_refuses_a_model_past_eol_naming_date_and_successor() -> None:
+    entry = load_catalog().model(EOL_MODEL)
+    assert entry is not None
+    assert entry.lifecycle.eol_date is not None
+    assert entry.state(date.today()) == "EOL"  # today's date: the refusal below is what a user meets now
+    assert refusal(models=[V1, EOL_MODEL]) == (
+        f"managed-llm:models: {EOL_MODEL} (Claude 3.7 Sonnet) is past EOL since {entry.lifecycle.eol_date}: "
+        f"Bedrock refuses calls to it; successor {entry.lifecycle.successor}"
+    )
+
+
+def test_config_warns_on_a_legacy_model_with_its_eol_date_and_successor(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    entry = load_catalog().model(LEGACY_MODEL)
+    assert entry is not None
+    assert entry.lifecycle.legacy_date is not None
+    # The day Bedrock made it Legacy, taken from the catalog: the test does not age with the calendar.
+    monkeypatch.setattr(lifecycle, "today", lambda: entry.lifecycle.legacy_date)
+    warned: list[str] = []
+    monkeypatch.setattr(pulumi.log, "warn", lambda message, *args, **kwargs: warned.append(message))
+    set_config({"models": [V1, LEGACY_MODEL]})
+    assert StackConfig.load().models == (V1, LEGACY_MODEL)
+    assert warned == [
+        f"managed-llm:models: {LEGACY_MODEL} (Claude Sonnet 4.5) is Legacy on Bedrock, "
+        f"EOL {entry.lifecycle.eol_date}; successor {entry.lifecycle.successor}"
+    ]
+
+
+def test_config_makes_no_lifecycle_claim_on_a_model_the_catalog_does_not_know(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    warned: list[str] = []
+    monkeypatch.setattr(pulumi.log, "warn", lambda message, *args, **kwargs: warned.append(message))
+    set_config({"models": ["us.anthropic.claude-opus-4-7"]})
+    assert StackConfig.load().models == ("us.anthropic.claude-opus-4-7",)
+    assert warned == []

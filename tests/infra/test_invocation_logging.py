@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import logging
+import re
 from typing import Any
 
+import pulumi
 import pulumi_aws as aws
 import pytest
 
 from infra.components.invocation_logging import (
+    SETTABLE_FLAGS,
+    UNSETTABLE_FLAGS,
     CloudwatchConfigArgs,
     DataRetentionError,
     InvocationLogging,
@@ -37,6 +42,22 @@ def test_logging_delivers_no_data_of_any_kind(engine: Engine) -> None:
     logging_config = configuration.inputs["loggingConfig"]
     for flag in FLAGS:
         assert logging_config[f"{flag}DataDeliveryEnabled"] is False, f"{configuration.urn}: {flag} data delivered"
+
+
+def test_logging_sets_every_flag_the_provider_can_set_and_warns_about_the_others(
+    engine: Engine, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.WARNING):
+        build(engine)
+    configuration = engine.mocks.one("aws:bedrockmodel/invocationLoggingConfiguration:InvocationLoggingConfiguration")
+    flags = {k: v for k, v in configuration.inputs["loggingConfig"].items() if k.endswith("DataDeliveryEnabled")}
+    assert flags == dict.fromkeys(SETTABLE_FLAGS, False), configuration.urn
+    # pulumi-aws 7.51 has no audio_data_delivery_enabled; Bedrock has audioDataDeliveryEnabled (botocore 1.42.1).
+    assert UNSETTABLE_FLAGS == ("audioDataDeliveryEnabled",)
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert any(
+        w.startswith("audioDataDeliveryEnabled: pulumi-aws ") and "cannot switch it off" in w for w in warnings
+    ), warnings
 
 
 def test_logging_goes_to_cloudwatch_only(engine: Engine) -> None:
@@ -99,6 +120,28 @@ def test_require_metadata_only_accepts_the_builder_output() -> None:
 def test_require_metadata_only_refuses_data_delivery(flag: str, value: bool | None) -> None:
     with pytest.raises(DataRetentionError, match=f"{flag}_data_delivery_enabled must be False"):
         require_metadata_only(_config(**{f"{flag}_data_delivery_enabled": value}))
+
+
+@pytest.mark.parametrize(
+    ("key", "message"),
+    [
+        ("audio_data_delivery_enabled", "audio_data_delivery_enabled must be False (audioDataDeliveryEnabled=true)"),
+        ("fooDataDeliveryEnabled", "fooDataDeliveryEnabled must be False (fooDataDeliveryEnabled=true)"),
+        ("foo_data_delivery_enabled", "foo_data_delivery_enabled must be False"),
+        ("Foo-Data-Delivery-Enabled", "Foo-Data-Delivery-Enabled must be False"),
+    ],
+)
+def test_require_metadata_only_refuses_any_delivery_flag_that_is_on(key: str, message: str) -> None:
+    """Deny by default: a flag the provider does not model (audio) or nobody knows yet (foo) is refused too."""
+    typed = _config()
+    pulumi.set(typed, key, True)
+    with pytest.raises(DataRetentionError, match=re.escape(message)):
+        require_metadata_only(typed)
+    bag = {**vars(_config()), key: True}
+    with pytest.raises(DataRetentionError, match=re.escape(message)):
+        require_metadata_only(bag)
+    off = {**vars(_config()), key: False}
+    assert require_metadata_only(off) is off
 
 
 def test_require_metadata_only_refuses_s3_destinations() -> None:

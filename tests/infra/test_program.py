@@ -39,10 +39,7 @@ def test_program_runs_with_no_configuration(engine: Engine) -> None:
     outputs = run_stack(engine)
     assert set(outputs) == CONTRACT
     assert outputs["region"] == "us-east-1"
-    assert outputs["models"] == [
-        "us.anthropic.claude-3-7-sonnet-20250219-v1:0",
-        "us.anthropic.claude-sonnet-4-5-20250929-v1:0",
-    ]
+    assert outputs["models"] == ["us.anthropic.claude-sonnet-4-6"]
 
 
 def test_the_cli_reads_every_output_the_program_exports(engine: Engine) -> None:

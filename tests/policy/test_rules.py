@@ -34,12 +34,13 @@ def load_rules() -> ModuleType:
 rules = load_rules()
 
 
-def violations(resource_type: str, props: dict[str, Any]) -> list[str]:
-    """Every message any rule of the pack reports for one resource."""
+def violations(resource_type: str, props: dict[str, Any], level: str = "mandatory") -> list[str]:
+    """Every message the pack's rules of one enforcement level report for one resource."""
     found: list[str] = []
     args = ResourceValidationArgs(resource_type, props, f"urn:pulumi:s::p::{resource_type}::r", "r", None, None)  # type: ignore[arg-type]
     for policy in rules.POLICIES:
-        policy.validate(args, lambda message, urn=None, name=policy.name: found.append(f"{name}: {message}"))
+        if policy.enforcement_level.value == level:
+            policy.validate(args, lambda message, urn=None, name=policy.name: found.append(f"{name}: {message}"))
     return found
 
 
@@ -76,6 +77,24 @@ INVOKE_ONLY = {
             {"loggingConfig": METADATA_ONLY},
             {"loggingConfig": {k: v for k, v in METADATA_ONLY.items() if k != "videoDataDeliveryEnabled"}},
             "bedrock-logging-metadata-only: videoDataDeliveryEnabled is unset (the provider defaults it to true)",
+        ),
+        (
+            rules.LOGGING_CONFIGURATION,
+            {"loggingConfig": {**METADATA_ONLY, "audioDataDeliveryEnabled": False}},
+            {"loggingConfig": {**METADATA_ONLY, "audioDataDeliveryEnabled": True}},
+            "bedrock-logging-metadata-only: audioDataDeliveryEnabled is true",
+        ),
+        (
+            rules.LOGGING_CONFIGURATION,
+            {"loggingConfig": {**METADATA_ONLY, "fooDataDeliveryEnabled": False}},
+            {"loggingConfig": {**METADATA_ONLY, "fooDataDeliveryEnabled": True}},
+            "bedrock-logging-metadata-only: fooDataDeliveryEnabled is true (an unknown flag)",
+        ),
+        (
+            rules.LOGGING_CONFIGURATION,
+            {"loggingConfig": {**METADATA_ONLY, "audio_data_delivery_enabled": False}},
+            {"loggingConfig": {**METADATA_ONLY, "audio_data_delivery_enabled": True}},
+            "bedrock-logging-metadata-only: audio_data_delivery_enabled is true",
         ),
         (
             rules.LOGGING_CONFIGURATION,
@@ -231,7 +250,28 @@ def test_unknown_documents_during_preview_are_not_judged() -> None:
     assert violations("aws:iam/userPolicy:UserPolicy", {"policy": None}) == []
 
 
-def test_the_pack_enforces_all_four_rules(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_pack_reports_the_delivery_flags_it_cannot_see() -> None:
+    """pulumi-aws does not model audioDataDeliveryEnabled, so the inputs never carry it: say so, don't block."""
+    advisories = violations(rules.LOGGING_CONFIGURATION, {"loggingConfig": METADATA_ONLY}, level="advisory")
+    assert advisories == [
+        "bedrock-logging-unseen-flags: audioDataDeliveryEnabled is not in the inputs (the provider does not model "
+        "it), so this pack cannot see it: make sure it is off with `aws bedrock "
+        "put-model-invocation-logging-configuration` and `managed-llm verify`"
+    ]
+    carried = {"loggingConfig": {**METADATA_ONLY, "audioDataDeliveryEnabled": False}}
+    assert violations(rules.LOGGING_CONFIGURATION, carried, level="advisory") == []
+
+
+def test_the_pack_and_the_project_agree_on_delivery_flags() -> None:
+    """The pack's copies: every flag Bedrock has, and the ones the installed provider can set."""
+    from infra.components.invocation_logging import SETTABLE_FLAGS
+    from provisioning.delivery_flags import DELIVERY_FLAGS
+
+    assert rules.DELIVERY_FLAGS == DELIVERY_FLAGS
+    assert rules.PROVIDER_FLAGS == SETTABLE_FLAGS
+
+
+def test_the_pack_enforces_its_rules_at_their_levels(monkeypatch: pytest.MonkeyPatch) -> None:
     import pulumi_policy
 
     made: list[dict[str, Any]] = []
@@ -241,11 +281,12 @@ def test_the_pack_enforces_all_four_rules(monkeypatch: pytest.MonkeyPatch) -> No
     runpy.run_path(str(POLICY / "__main__.py"), run_name="__main__")
     (pack,) = made
     assert pack["enforcement_level"] == pulumi_policy.EnforcementLevel.MANDATORY
-    assert [p.name for p in pack["policies"]] == [
-        "bedrock-logging-metadata-only",
-        "us-regions-only",
-        "no-broad-bedrock-iam",
-        "log-group-kms-and-retention",
+    assert [(p.name, p.enforcement_level.value) for p in pack["policies"]] == [
+        ("bedrock-logging-metadata-only", "mandatory"),
+        ("bedrock-logging-unseen-flags", "advisory"),
+        ("us-regions-only", "mandatory"),
+        ("no-broad-bedrock-iam", "mandatory"),
+        ("log-group-kms-and-retention", "mandatory"),
     ]
 
 
@@ -262,4 +303,9 @@ def test_the_shipped_stack_passes_its_own_guard_rails(engine: Any) -> None:
         if resource.type.startswith(("aws:", "pulumi:providers:")):
             assert violations(resource.type, resource.inputs) == [], resource.urn
             checked += 1
-    assert checked > 20
+    assert checked > 15  # the default stack (one allowed model) declares 19
+    (logging,) = [r for r in engine.mocks.resources if r.type == rules.LOGGING_CONFIGURATION]
+    advisories = violations(logging.type, logging.inputs, level="advisory")
+    assert [a.split(" is not in the inputs")[0] for a in advisories] == [
+        "bedrock-logging-unseen-flags: audioDataDeliveryEnabled"
+    ], logging.urn

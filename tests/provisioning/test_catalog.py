@@ -13,9 +13,14 @@ def test_catalog_names_the_general_purpose_llms() -> None:
     v1, v2 = catalog.preset("general-purpose-llm-v1"), catalog.preset("general-purpose-llm-v2")
     assert v1 is not None
     assert v2 is not None
-    assert (v1.name, names[v1.model]) == ("General Purpose LLM v1", "Claude 3.7 Sonnet")
-    assert (v2.name, names[v2.model]) == ("General Purpose LLM v2", "Claude Sonnet 4.5")
-    assert catalog.stack_default_models() == (v1.model, v2.model)
+    # Elastic's v1 (Claude 3.7 Sonnet) is past EOL and its v2 (Claude Sonnet 4.5) Legacy: both resolve to the
+    # current Claude Sonnet, and the catalog keeps what Elastic means by each name.
+    assert (v1.name, names[v1.model]) == ("General Purpose LLM v1", "Claude Sonnet 4.6")
+    assert (v2.name, names[v2.model]) == ("General Purpose LLM v2", "Claude Sonnet 4.6")
+    assert v1.elastic_model is not None
+    assert v2.elastic_model is not None
+    assert (names[v1.elastic_model], names[v2.elastic_model]) == ("Claude 3.7 Sonnet", "Claude Sonnet 4.5")
+    assert catalog.stack_default_models() == (v1.model,)
 
 
 def test_presets_accept_the_old_elastic_managed_llm_name() -> None:
@@ -78,3 +83,28 @@ def test_parse_in_region_model() -> None:
 def test_parse_refuses(raw: str, reason: str) -> None:
     with pytest.raises(ModelIdError, match=reason):
         parse_model_id(raw)
+
+
+def test_provider_task_types_come_from_the_catalogs_table() -> None:
+    """One home for the provider x task type rule: change the table and validation follows."""
+    from provisioning.catalog import ProviderTasks
+    from provisioning.config import parse_document
+    from provisioning.errors import ConfigError
+
+    text = (
+        "bedrock: {region: us-east-1}\ninference_endpoints:\n"
+        "  - {id: t, task_type: chat_completion, model: amazon.titan-text-premier-v1:0, provider: amazontitan}\n"
+    )
+    with pytest.raises(ConfigError, match="provider 'amazontitan' has no chat_completion task"):
+        parse_document(text, "f.yaml")
+    catalog = load_catalog()
+    chatty = ProviderTasks(provider="amazontitan", task_types=("chat_completion",), source="a test")
+    widened = catalog.model_copy(
+        update={
+            "elasticsearch": catalog.elasticsearch.model_copy(
+                update={"providers": (chatty, *(p for p in catalog.elasticsearch.providers if p != chatty))}
+            )
+        }
+    )
+    (endpoint,) = parse_document(text, "f.yaml", widened).inference_endpoints
+    assert endpoint.provider == "amazontitan"

@@ -243,6 +243,8 @@ def test_json_plan_is_a_stable_document(run: Cli, double: EsDouble, standard: Pa
         "kept_without_prune",
         "kibana_connectors",
         "ownership_ledger",
+        "lifecycle",
+        "presets",
         "exit_code",
     }
     assert document["format_version"] == 1

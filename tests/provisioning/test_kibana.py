@@ -11,8 +11,9 @@ from pathlib import Path
 import pytest
 import yaml
 
+from provisioning.kinds.kibana_connectors import ConnectorSpec, State, status
 from provisioning.standin import Request, StandinServer, basic_header
-from tests.conftest import BEDROCK_ENV, Cli, write_file
+from tests.conftest import BEDROCK_ENV, V2, Cli, write_file
 from tests.doubles.es_double import EsDouble
 from tests.doubles.kibana_double import KibanaDouble
 
@@ -52,16 +53,21 @@ def run_with_kibana(double: EsDouble, kibana: Kibana) -> Cli:
     )
 
 
+HAIKU = "us.anthropic.claude-haiku-4-5-20251001-v1:0"
+
+
 @pytest.fixture
 def file(tmp_path: Path) -> Path:
+    """Two chat_completion endpoints with connectors, and a completion endpoint Kibana's AI features cannot use."""
     return write_file(
         tmp_path,
         [
             {"id": "general-purpose-llm-v2", "preset": "general-purpose-llm-v2"},
-            {"id": "llm-v1-completion", "preset": "general-purpose-llm-v1", "task_type": "completion"},
+            {"id": "haiku", "model": HAIKU, "provider": "anthropic", "task_type": "chat_completion"},
+            {"id": "summaries", "model": HAIKU, "provider": "anthropic", "task_type": "completion"},
         ],
         [],
-        kibana={"connectors": [{"endpoint": "general-purpose-llm-v2"}, {"endpoint": "llm-v1-completion"}]},
+        kibana={"connectors": [{"endpoint": "general-purpose-llm-v2"}, {"endpoint": "haiku", "name": "Haiku"}]},
     )
 
 
@@ -72,7 +78,8 @@ def kibana_yml(run: Cli, file: Path) -> str:
 
 
 def test_kibana_config_renders_preconfigured_connectors_without_secrets(run_with_kibana: Cli, file: Path) -> None:
-    block = yaml.safe_load(kibana_yml(run_with_kibana, file))["xpack.actions.preconfigured"]
+    text = kibana_yml(run_with_kibana, file)
+    block = yaml.safe_load(text)["xpack.actions.preconfigured"]
     assert block["managed-llm-general-purpose-llm-v2"] == {
         "name": "General Purpose LLM v2",
         "actionTypeId": ".inference",
@@ -82,13 +89,17 @@ def test_kibana_config_renders_preconfigured_connectors_without_secrets(run_with
             "taskType": "chat_completion",
             "inferenceId": "general-purpose-llm-v2",
             "providerConfig": {
-                "model": "us.anthropic.claude-sonnet-4-5-20250929-v1:0",
+                "model": V2,
                 "provider": "anthropic",
                 "region": "us-east-1",
             },
         },
     }
-    assert block["managed-llm-llm-v1-completion"]["name"] == "General Purpose LLM v1 (completion)"
+    assert block["managed-llm-haiku"]["name"] == "Haiku"
+    assert list(block) == ["managed-llm-general-purpose-llm-v2", "managed-llm-haiku"]
+    assert text.startswith(
+        "# summaries (completion): no AI connector; Kibana's AI features use only chat_completion endpoints\n"
+    )
     assert "secrets" not in json.dumps(block)
 
 
@@ -100,7 +111,8 @@ def test_the_whole_flow_converges_once_kibana_yml_holds_the_block(
     assert planned.exit_code == 2
     assert (
         "kibana connector managed-llm-general-purpose-llm-v2 (General Purpose LLM v2 -> general-purpose-llm-v2): "
-        "pending" in planned.stdout
+        "pending, Kibana lists it only once endpoint general-purpose-llm-v2 exists; re-read after apply"
+        in planned.stdout
     )
     applied = run_with_kibana("apply", "-f", str(file))
     assert applied.exit_code == 0, applied.output
@@ -116,10 +128,11 @@ def test_without_the_block_apply_converges_elasticsearch_and_says_what_kibana_ne
     applied = run_with_kibana("apply", "-f", str(file))
     assert applied.exit_code == 1
     assert (
-        "kibana connector managed-llm-general-purpose-llm-v2: missing, "
-        "not in Kibana: add `managed-llm kibana-config` to kibana.yml" in applied.stdout
+        "kibana connector managed-llm-general-purpose-llm-v2: missing, endpoint general-purpose-llm-v2 exists but "
+        "Kibana does not list the connector: add `managed-llm kibana-config` to kibana.yml and restart Kibana"
+        in applied.stdout
     )
-    assert set(double.cluster.endpoints) == {"general-purpose-llm-v2", "llm-v1-completion"}
+    assert set(double.cluster.endpoints) == {"general-purpose-llm-v2", "haiku", "summaries"}
     planned = run_with_kibana("plan", "-f", str(file))
     assert planned.exit_code == 2
     assert "Plan: 0 to create, 0 to update, 0 to replace, 0 to delete." in planned.stdout
@@ -211,6 +224,11 @@ def test_why_not_the_api_kibana_would_own_the_endpoint(
         ([{"endpoint": "llm", "id": "General-Purpose-LLM-v2"}], "is one Kibana reserves"),
         ([{"endpoint": "llm"}, {"endpoint": "llm"}], "duplicate Kibana connector (items 0 and 1)"),
         ([], "kibana.connectors: List should have at least 1 item"),
+        (
+            [{"endpoint": "summaries"}],
+            "kibana.connectors[0].endpoint: a completion endpoint; Kibana's AI features offer an "
+            ".inference connector only for chat_completion endpoints",
+        ),
     ],
 )
 def test_kibana_section_validation(tmp_path: Path, connectors: list[dict[str, str]], message: str) -> None:
@@ -219,7 +237,13 @@ def test_kibana_section_validation(tmp_path: Path, connectors: list[dict[str, st
     from provisioning.cli import cli
 
     file = write_file(
-        tmp_path, [{"id": "llm", "preset": "general-purpose-llm-v2"}], [], kibana={"connectors": connectors}
+        tmp_path,
+        [
+            {"id": "llm", "preset": "general-purpose-llm-v2"},
+            {"id": "summaries", "model": HAIKU, "provider": "anthropic", "task_type": "completion"},
+        ],
+        [],
+        kibana={"connectors": connectors},
     )
     result = CliRunner().invoke(cli, ["validate", "-f", str(file)])
     assert result.exit_code == 1
@@ -236,3 +260,60 @@ def test_the_double_hides_a_preconfigured_connector_until_its_endpoint_exists(ki
     request = urllib.request.Request(url, headers={"authorization": auth})  # noqa: S310 (loopback double)
     with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310 (loopback double)
         assert json.loads(response.read()) == []
+
+
+def test_the_double_keeps_every_connector_when_kibana_cannot_read_the_endpoints(kibana: Kibana) -> None:
+    kibana.double.load_kibana_yml(
+        "xpack.actions.preconfigured: {c1: {name: n, actionTypeId: .inference, config: {inferenceId: later}}}"
+    )
+    kibana.double.inference_read_fails = True
+    listed = kibana.double.handle(
+        Request("GET", "/api/actions/connectors", headers={"authorization": basic_header("elastic", KIBANA_PASSWORD)})
+    )
+    assert [c["id"] for c in listed.body] == ["c1"]
+
+
+SPEC = ConnectorSpec("managed-llm-llm", "LLM", "chat_completion", "llm", "{}")
+LISTED = {
+    "id": "managed-llm-llm",
+    "name": "LLM",
+    "connector_type_id": ".inference",
+    "is_preconfigured": True,
+    "config": {"inferenceId": "llm", "taskType": "chat_completion", "provider": "amazonbedrock"},
+}
+
+
+@pytest.mark.parametrize(
+    ("listed", "existing", "state", "detail"),
+    [
+        ([LISTED], {"llm"}, State.OK, "listed by Kibana as the file says"),
+        ([], {"llm"}, State.MISSING, "endpoint llm exists but Kibana does not list the connector"),
+        ([], set(), State.PENDING, "Kibana lists it only once endpoint llm exists; re-read after apply"),
+        ([{**LISTED, "name": "Old"}], {"llm"}, State.DIFFERENT, "update kibana.yml: name: Old -> LLM"),
+        ([{**LISTED, "is_preconfigured": False}], set(), State.FOREIGN, "created in Kibana, not kibana.yml"),
+        # Kibana kept it because it could not read the endpoints (filterInferenceConnectors' fallback).
+        ([LISTED], set(), State.OK, "as the file says (listed although endpoint llm does not exist yet)"),
+    ],
+)
+def test_connector_status_follows_what_kibana_lists(
+    listed: list[dict[str, object]], existing: set[str], state: State, detail: str
+) -> None:
+    (found,) = status([SPEC], listed, existing)
+    assert found.state is state
+    assert detail in found.detail
+
+
+def test_when_kibana_cannot_read_the_endpoints_its_list_is_still_read_right(
+    run_with_kibana: Cli, file: Path, kibana: Kibana
+) -> None:
+    kibana.double.inference_read_fails = True
+    kibana.double.load_kibana_yml(kibana_yml(run_with_kibana, file))
+    planned = run_with_kibana("plan", "-f", str(file), "-o", "json")
+    states = [(c["state"], c["detail"]) for c in json.loads(planned.stdout)["kibana_connectors"]]
+    assert states == [
+        (
+            "ok",
+            "listed by Kibana as the file says (listed although endpoint general-purpose-llm-v2 does not exist yet)",
+        ),
+        ("ok", "listed by Kibana as the file says (listed although endpoint haiku does not exist yet)"),
+    ]

@@ -22,6 +22,7 @@ from provisioning.cli import cli
 from provisioning.standin import Principal, StandinServer
 from tests.conftest import V1, Cli, endpoint, mapping, write_file
 from tests.doubles.aws import AwsStack, build_stack, moto_server, point_boto3_at, reset
+from tests.doubles.bedrock import BedrockDouble, bedrock_server
 from tests.doubles.es_double import API_KEY_SECRET, CALLERS, EsDouble, encoded_api_key
 from tests.doubles.kibana_double import KibanaDouble
 
@@ -42,6 +43,7 @@ FORMATS = {
     "plan": ("text", "json", "markdown"),
     "verify": ("text", "json", "markdown"),
     "usage": ("text", "json", "csv", "markdown"),
+    "models": ("text", "json", "markdown"),
 }
 
 
@@ -176,6 +178,20 @@ def test_no_secret_leaves_any_command_in_any_format(
     each_format("smoke", *f, *so)
     each_format("rotate-credentials", *f, *so)
     each_format("usage", *f, *so)
+    # moto has no ListFoundationModels & co: Bedrock's model catalog comes from its own double, whose errors
+    # repeat the request's Authorization header and session token.
+    bedrock = BedrockDouble(echo=True)
+    with bedrock_server(bedrock) as bedrock_url:
+        monkeypatch.setenv("AWS_ENDPOINT_URL_BEDROCK", bedrock_url)
+        monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
+        each_format("models", *f, *so)
+        bedrock.fail("GetFoundationModelAvailability", "AccessDeniedException", 403)
+        each_format("models", *f, *so)
+        bedrock.fail("ListFoundationModels", "AccessDeniedException", 403)
+        each_format("models", *f, *so)
+        assert results[-1].exit_code == 1, results[-1].output
+        monkeypatch.delenv("AWS_ENDPOINT_URL_BEDROCK")
+        monkeypatch.delenv("AWS_MAX_ATTEMPTS")
     run(ok, "kibana-config", "-f", str(with_kibana))
     run(ok, "schema")
     run(ok, "init", "--admin-group", "cn=admins", "-f", str(work / "init" / "managed-llm.yaml"))
@@ -207,7 +223,17 @@ def test_no_secret_leaves_any_command_in_any_format(
         bedrock={"region": BEDROCK_SECRET},
         clusters=[{"name": "x", "url_env": "MANAGED_LLM_X_URL", "ca_certs_env": "PULUMI_ACCESS_TOKEN"}],
     )
-    for command in ("validate", "plan", "apply", "verify", "smoke", "rotate-credentials", "kibana-config", "usage"):
+    for command in (
+        "validate",
+        "plan",
+        "apply",
+        "verify",
+        "smoke",
+        "rotate-credentials",
+        "kibana-config",
+        "usage",
+        "models",
+    ):
         run(ok, command, "-f", str(rogue))
 
     # Each run knows the secrets of its own environment: the exception carries those in play.
@@ -252,5 +278,5 @@ def test_the_console_script_redacts_too(double: EsDouble, tmp_path: Path) -> Non
 
 def test_every_command_is_in_the_leak_test() -> None:
     assert isinstance(cli, click.Group)
-    known = {"validate", "plan", "apply", "verify", "smoke", "rotate-credentials", "usage", "kibana-config"}
+    known = {"validate", "plan", "apply", "verify", "smoke", "rotate-credentials", "usage", "kibana-config", "models"}
     assert set(cli.commands) <= known | {"schema", "init", "sandbox"}, "add the new command to the leak test"

@@ -90,7 +90,7 @@ def test_verify_passes_on_a_compliant_deployment(deployed: Deployment) -> None:
     d.run("smoke", "-f", str(d.file))  # some metadata-only records in the group
     text = d.run("verify", "-f", str(d.file), "--stack-outputs", str(d.outputs))
     assert text.exit_code == 0, text.stdout
-    assert "Verify: 14 PASS, 0 FAIL, 0 WARN, 0 INFO; all controls pass." in text.stdout
+    assert "Verify: 15 PASS, 0 FAIL, 0 WARN, 0 INFO; all controls pass." in text.stdout
     code, controls = verify(d)
     assert code == 0
     assert set(controls) == {
@@ -107,8 +107,10 @@ def test_verify_passes_on_a_compliant_deployment(deployed: Deployment) -> None:
         "es.endpoints.model",
         "es.role_mappings.match",
         "es.inference_admin.grants",
+        "models.lifecycle",
         "transport.tls",
     }
+    assert controls["models.lifecycle"]["status"] == "PASS"
     assert controls["aws.logs.no_bodies"]["evidence"] == "3 recent records, none with a body"
     assert controls["aws.iam.invoke_only"]["evidence"] == "1 policies: invoke only, on 3 models"
 
@@ -124,11 +126,12 @@ def _logging(d: Deployment, **changes: object) -> None:
 @pytest.mark.parametrize(
     ("change", "control", "evidence"),
     [
-        ({"textDataDeliveryEnabled": True}, "aws.logging.metadata_only", "textDataDeliveryEnabled=True"),
+        ({"textDataDeliveryEnabled": True}, "aws.logging.metadata_only", "textDataDeliveryEnabled=true"),
+        ({"audioDataDeliveryEnabled": True}, "aws.logging.metadata_only", "audioDataDeliveryEnabled=true"),
         (
             {"videoDataDeliveryEnabled": None},
             "aws.logging.metadata_only",
-            "videoDataDeliveryEnabled=unset (defaults to on)",
+            "absent from AWS's answer, so not proven off: videoDataDeliveryEnabled",
         ),
         ({"s3Config": {"bucketName": "prompts"}}, "aws.logging.cloudwatch_only", "also delivering to s3Config"),
         (
@@ -167,6 +170,39 @@ def test_verify_fails_each_logging_control(
     assert evidence in controls[control]["evidence"]
 
 
+def test_verify_fails_a_delivery_flag_it_does_not_know(deployed: Deployment) -> None:
+    """Deny by default: a flag newer than the installed botocore, which drops it when parsing, still fails."""
+    from tests.doubles.aws import metadata_only_config, put_logging_config_verbatim
+
+    config = {**metadata_only_config(deployed.stack.log_group_name), "fooDataDeliveryEnabled": True}
+    put_logging_config_verbatim(deployed.stack.region, config)
+    code, controls = verify(deployed)
+    assert code == 1
+    control = controls["aws.logging.metadata_only"]
+    assert control["status"] == "FAIL"
+    assert control["evidence"].startswith(
+        "fooDataDeliveryEnabled=true (a flag this tool does not know: denied by default); AWS returned: "
+        "audioDataDeliveryEnabled=false, embeddingDataDeliveryEnabled=false, fooDataDeliveryEnabled=true, "
+    ), control["evidence"]
+
+
+def test_verify_fails_when_the_audio_flag_is_left_as_the_stack_leaves_it(deployed: Deployment) -> None:
+    """pulumi-aws cannot set audioDataDeliveryEnabled: absent from AWS's answer is not off."""
+    _logging(deployed)
+    config = boto3.client("bedrock", region_name="us-east-1").get_model_invocation_logging_configuration()
+    stack_only = {k: v for k, v in config["loggingConfig"].items() if k != "audioDataDeliveryEnabled"}
+    boto3.client("bedrock", region_name="us-east-1").put_model_invocation_logging_configuration(
+        loggingConfig=stack_only
+    )
+    code, controls = verify(deployed)
+    assert code == 1
+    assert controls["aws.logging.metadata_only"]["evidence"] == (
+        "absent from AWS's answer, so not proven off: audioDataDeliveryEnabled; AWS returned: "
+        "embeddingDataDeliveryEnabled=false, imageDataDeliveryEnabled=false, textDataDeliveryEnabled=false, "
+        "videoDataDeliveryEnabled=false"
+    )
+
+
 def test_verify_fails_when_logging_is_off(deployed: Deployment) -> None:
     boto3.client("bedrock", region_name="us-east-1").delete_model_invocation_logging_configuration()
     code, controls = verify(deployed)
@@ -196,8 +232,22 @@ def test_verify_catches_stored_prompts(deployed: Deployment) -> None:
     assert deployed.run("smoke", "-f", str(deployed.file)).exit_code == 0
     code, controls = verify(deployed)
     assert code == 1
-    assert controls["aws.logs.no_bodies"]["evidence"] == "3 of 3 recent records carry a body"
+    assert controls["aws.logs.no_bodies"]["evidence"] == (
+        "3 of 3 recent records carry a body (input.inputBodyJson, output.outputBodyJson)"
+    )
     assert "Reference managed-llm-canary-" not in json.dumps(controls)  # evidence never repeats the content
+
+
+def test_verify_counts_bodies_stored_in_s3_as_stored(deployed: Deployment) -> None:
+    """A record pointing to its body in S3 (input.inputBodyS3Path / output.outputBodyS3Path) kept the body."""
+    deployed.logs.s3_bodies = ("inputBodyS3Path", "outputBodyS3Path")
+    assert deployed.run("smoke", "-f", str(deployed.file)).exit_code == 0
+    code, controls = verify(deployed)
+    assert code == 1
+    assert controls["aws.logs.no_bodies"]["status"] == "FAIL"
+    assert controls["aws.logs.no_bodies"]["evidence"] == (
+        "3 of 3 recent records carry a body (input.inputBodyS3Path, output.outputBodyS3Path)"
+    )
 
 
 @pytest.mark.parametrize(
@@ -217,7 +267,7 @@ def test_verify_catches_stored_prompts(deployed: Deployment) -> None:
             {
                 "Effect": "Allow",
                 "Action": "bedrock:InvokeModel",
-                "Resource": "arn:aws:bedrock:us-east-1::foundation-model/anthropic.claude-sonnet-4-5-20250929-v1:0",
+                "Resource": "arn:aws:bedrock:us-east-1::foundation-model/anthropic.claude-sonnet-4-6",
             },
             "reachable without its inference profile",
         ),
@@ -366,6 +416,22 @@ def test_smoke_check_logs_catches_the_canary(deployed: Deployment) -> None:
     assert checks["no prompt or output stored"]["status"] == "FAIL"
 
 
+@pytest.mark.parametrize("field", ["inputBodyS3Path", "outputBodyS3Path"])
+def test_smoke_check_logs_counts_a_body_stored_in_s3(deployed: Deployment, field: str) -> None:
+    """Bodies too large to inline go to S3 and the record keeps only their path: still a stored body."""
+    deployed.logs.s3_bodies = (field,)
+    result = deployed.run(
+        "smoke", "-f", str(deployed.file), "--stack-outputs", str(deployed.outputs), "--check-logs", "-o", "json"
+    )
+    assert result.exit_code == 1
+    checks = {c["check"]: c for c in json.loads(result.stdout)["log_checks"]}
+    assert checks["no prompt or output stored"]["status"] == "FAIL"
+    assert checks["no prompt or output stored"]["evidence"] == (
+        f"3 of 3 records carry a body field ({'input' if field.startswith('input') else 'output'}.{field})"
+    )
+    assert checks["canary absent from the log group"]["status"] == "PASS"  # the body is in S3, not the group
+
+
 def test_smoke_check_logs_waits_a_bounded_time_for_records(deployed: Deployment) -> None:
     deployed.double.cluster.on_invocation = None  # Bedrock logged nothing
     result = deployed.run(
@@ -512,7 +578,7 @@ def test_usage_totals_and_cost_per_model(metrics: Deployment) -> None:
         "output_tokens": 2_800,
         "cost_usd": round((14_000 * 3.3 + 2_800 * 16.5) / 1e6, 6),
     }
-    assert by_model[V1]["totals"]["cost_usd"] == round(3.0 + 1.5, 6)  # 1M in at $3, 100k out at $15
+    assert by_model[V1]["totals"]["cost_usd"] == round(1.1 + 0.55, 6)  # 1M in at $1.10, 100k out at $5.50
     assert by_model[TITAN]["totals"] == {
         "invocations": 0,
         "errors": 0,
@@ -560,7 +626,7 @@ def test_usage_csv_has_a_row_per_model_and_day(metrics: Deployment) -> None:
         "cost_usd",
     }
     v1_day3 = next(r for r in table if r["model"] == V1 and r["day"] == "2026-11-03")
-    assert (v1_day3["invocations"], v1_day3["cost_usd"]) == ("1", "4.500000")
+    assert (v1_day3["invocations"], v1_day3["cost_usd"]) == ("1", "1.650000")
 
 
 def test_usage_text_has_totals_and_a_sparkline(metrics: Deployment) -> None:
@@ -571,7 +637,7 @@ def test_usage_text_has_totals_and_a_sparkline(metrics: Deployment) -> None:
     v2 = next(line for line in lines if line.startswith(V2))
     assert "14" in v2
     assert v2.rstrip().endswith("█▃")  # 10 then 4 invocations (of 8 levels), nothing on day 3
-    assert any(line.startswith("total") and "4.5924" in line for line in lines)
+    assert any(line.startswith("total") and "1.7424" in line for line in lines)
 
 
 def test_usage_batches_queries_and_follows_pages(metrics: Deployment, monkeypatch: pytest.MonkeyPatch) -> None:

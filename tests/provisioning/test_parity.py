@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
-from provisioning.catalog import Preset, PresetVersion, load_catalog
+from provisioning.catalog import load_catalog
 from provisioning.cli import cli
 from provisioning.config import parse_document
-from tests.conftest import V1, V2, Cli, write_file
+from tests.conftest import ELASTIC_V1, PRESET_MODEL, V1, V2, Cli, write_file
 from tests.doubles.es_double import EsDouble, running_double
 
 
@@ -32,17 +33,15 @@ def test_explicit_fields_override_the_preset() -> None:
     (v1,) = parse(
         "  - {id: llm, preset: general-purpose-llm-v1, task_type: completion, rate_limit: {requests_per_minute: 5}}"
     ).inference_endpoints  # type: ignore[attr-defined]
-    assert (v1.model, v1.task_type, v1.rate_limit.requests_per_minute) == (V1, "completion", 5)
-    (other,) = parse(
-        "  - {id: llm, preset: general-purpose-llm-v1, model: us.anthropic.claude-haiku-4-5-20251001-v1:0}"
-    ).inference_endpoints  # type: ignore[attr-defined]
-    assert other.model == "us.anthropic.claude-haiku-4-5-20251001-v1:0"
+    assert (v1.model, v1.task_type, v1.rate_limit.requests_per_minute) == (PRESET_MODEL, "completion", 5)
+    (other,) = parse(f"  - {{id: llm, preset: general-purpose-llm-v1, model: {V1}}}").inference_endpoints  # type: ignore[attr-defined]
+    assert other.model == V1
 
 
 @pytest.mark.parametrize("alias", ["Elastic Managed LLM", "elastic-managed-llm"])
 def test_the_old_name_is_an_alias_of_v1(alias: str) -> None:
     (endpoint,) = parse(f"  - {{id: llm, preset: {alias}}}").inference_endpoints  # type: ignore[attr-defined]
-    assert (endpoint.preset, endpoint.model) == ("general-purpose-llm-v1", V1)
+    assert (endpoint.preset, endpoint.model) == ("general-purpose-llm-v1", PRESET_MODEL)
 
 
 def test_an_unknown_preset_is_refused_with_the_known_ones(tmp_path: Path) -> None:
@@ -58,41 +57,36 @@ def test_an_unknown_preset_is_refused_with_the_known_ones(tmp_path: Path) -> Non
 def test_the_stack_and_the_presets_share_one_data_file() -> None:
     from infra.catalog import DEFAULT_MODELS
 
-    assert tuple(p.model for p in load_catalog().presets) == DEFAULT_MODELS
-
-
-def moved_catalog() -> object:
-    """The catalog of a future managed-llm in which v1 means another model."""
-    catalog = load_catalog()
-    v1 = catalog.preset("general-purpose-llm-v1")
-    assert isinstance(v1, Preset)
-    moved = v1.model_copy(
-        update={
-            "model": V2,
-            "history": (*v1.history, PresetVersion(since="0.2.0", model=V2)),
-        }
-    )
-    return catalog.model_copy(update={"presets": tuple(moved if p.id == v1.id else p for p in catalog.presets)})
+    assert tuple(dict.fromkeys(p.model for p in load_catalog().presets)) == DEFAULT_MODELS
 
 
 @pytest.mark.double_only
 def test_plan_says_when_a_presets_model_changed_between_versions(run: Cli, double: EsDouble, tmp_path: Path) -> None:
+    """An endpoint created by an earlier managed-llm on Elastic's v1 model (now past EOL) moves to the successor."""
     file = write_file(tmp_path, [{"id": "llm", "preset": "general-purpose-llm-v1"}], [])
     assert run("apply", "-f", str(file)).exit_code == 0
-    from provisioning.config import ConnectionSettings, load_file
-    from provisioning.plan import PlanOptions
-    from provisioning.planner import make_plan
-    from tests.conftest import fast_connect
-
-    catalog = moved_catalog()
-    desired = parse_document(file.read_text(), str(file), catalog)  # type: ignore[arg-type]
-    client = fast_connect(ConnectionSettings.from_environment(double.env()))
-    plan = make_plan(desired, client, PlanOptions(), double.url, catalog)  # type: ignore[arg-type]
-    client.close()
-    (change,) = plan.changes
-    assert change.action.value == "replace"
-    assert change.reason.startswith(f"preset general-purpose-llm-v1 means {V2} since managed-llm 0.2.0 (was {V1})")
-    assert load_file(file).inference_endpoints[0].model == V1  # this version's catalog: no change
+    double.cluster.endpoints["llm"].service_settings["model"] = ELASTIC_V1  # what managed-llm 0.1.0 created
+    planned = run("plan", "-f", str(file), "--output", "json")
+    assert planned.exit_code == 2, planned.output
+    document = json.loads(planned.stdout)
+    (change,) = document["changes"]
+    assert change["action"] == "replace"
+    assert change["reason"].startswith(
+        f"preset general-purpose-llm-v1 means {PRESET_MODEL} since managed-llm 0.2.0 (was {ELASTIC_V1}; "
+        "Elastic's General Purpose LLM v1 was Claude 3.7 Sonnet, past EOL 2026-04-28)"
+    )
+    assert document["cluster"]["refusals"] == []  # the replace goes onto an Active model
+    assert document["presets"] == [
+        {
+            "endpoint": "llm",
+            "preset": "general-purpose-llm-v1",
+            "model": PRESET_MODEL,
+            "overridden": False,
+            "elastic": "Elastic's General Purpose LLM v1 was Claude 3.7 Sonnet, past EOL 2026-04-28",
+        }
+    ]
+    assert run("apply", "-f", str(file)).exit_code == 0
+    assert double.cluster.endpoints["llm"].service_settings["model"] == PRESET_MODEL
 
 
 @pytest.mark.double_only
@@ -144,19 +138,22 @@ def test_init_writes_a_valid_starter_and_prints_the_stack_config(tmp_path: Path)
     assert result.exit_code == 0, result.output
     assert target.read_text().startswith("# yaml-language-server: $schema=./managed-llm.schema.json\n")
     assert (tmp_path / "managed-llm.schema.json").is_file()
+    assert (
+        f"    preset: general-purpose-llm-v1   # -> {PRESET_MODEL} (Claude Sonnet 4.6); "
+        "Elastic's General Purpose LLM v1 was Claude 3.7 Sonnet, past EOL 2026-04-28\n"
+    ) in target.read_text()
     desired = parse_document(target.read_text(), str(target))
     assert [(e.id, e.preset, e.model) for e in desired.inference_endpoints] == [
-        ("general-purpose-llm-v2", "general-purpose-llm-v2", V2),
-        ("general-purpose-llm-v1", "general-purpose-llm-v1", V1),
+        ("general-purpose-llm-v2", "general-purpose-llm-v2", PRESET_MODEL),
+        ("general-purpose-llm-v1", "general-purpose-llm-v1", PRESET_MODEL),
     ]
     assert [(m.name, m.roles, m.rules) for m in desired.role_mappings] == [
         ("llm-admins", ["inference_admin"], {"field": {"groups": "cn=llm-admins,dc=example"}}),
         ("llm-users", ["inference_user"], {"field": {"realm.name": "saml1"}}),
     ]
-    assert result.stdout.splitlines()[-3:] == [
+    assert result.stdout.splitlines()[-2:] == [
         "pulumi config set managed-llm:region us-east-1",
-        f"pulumi config set --path 'managed-llm:models[0]' {V1}",
-        f"pulumi config set --path 'managed-llm:models[1]' {V2}",
+        f"pulumi config set --path 'managed-llm:models[0]' {PRESET_MODEL}",
     ]
 
 
