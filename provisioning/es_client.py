@@ -10,7 +10,7 @@ is idempotent (PUT of the same body, `_update`, DELETE where 404 counts as done)
 (smoke's completion, embedding and chat) is billed by Bedrock and not idempotent: it is retried only on
 429 and on a connection that was never made (`Call.NON_IDEMPOTENT`).
 PUT of a Bedrock endpoint waits for Elasticsearch's own validation call to Bedrock, so writes get a long
-per-attempt timeout (the client default of 10 s is too short; reference §4, §12).
+per-attempt timeout (the client default of 10 s is too short; docs/upstream-sources.md §4, §12).
 Every answer the CLI reads is checked for shape here: a surprise is one ClusterError naming the API.
 """
 
@@ -298,7 +298,7 @@ class EsClient:
                 raise
 
     def update_credentials(self, endpoint_id: str, task_type: str, credentials: BedrockCredentials) -> None:
-        """Replace an endpoint's key pair through `_update` (both keys, nothing else; reference §6)."""
+        """Replace an endpoint's key pair through `_update` (both keys, nothing else; docs/upstream-sources.md §6)."""
         settings = {
             "access_key": credentials.access_key_id.get_secret_value(),
             "secret_key": credentials.secret_access_key.get_secret_value(),
@@ -497,7 +497,7 @@ def _endpoints(answer: Any, operation: str) -> list[Mapping[str, Any]]:
 
 
 def _role_mapping(body: Any, operation: str, name: str) -> Mapping[str, Any]:
-    """One role mapping as GET _security/role_mapping lists it (reference §8)."""
+    """One role mapping as GET _security/role_mapping lists it (docs/upstream-sources.md §8)."""
     where = f"role mapping {name}"
     mapping = _object(body, operation, where)
     if not isinstance(mapping.get("enabled", True), bool):

@@ -2,7 +2,7 @@
 
 It answers the inference, role-mapping, `_has_privileges` and root APIs the way Elasticsearch 9.x does
 (status codes, error envelopes, secrets omitted from GET, server defaults filled in, upper-case provider),
-from reference/elasticsearch-inference-and-role-mappings.md (section numbers below). It backs
+from the Elasticsearch sources listed in docs/upstream-sources.md (section numbers below). It backs
 `managed-llm sandbox` and the test double in `tests/doubles/`; the "validation call" Elasticsearch makes
 to Bedrock when an endpoint is created is simulated (configurable latency and failures), so nothing
 leaves the machine. Pure request -> response: the HTTP layer is `server.py`.
@@ -34,7 +34,7 @@ OPERATOR_SUFFIX = "-read-only-operator-mapping"
 # Accepted by every REST handler (BaseRestHandler.ALWAYS_SUPPORTED and RestResponse.RESPONSE_PARAMS).
 ALWAYS_SUPPORTED_PARAMETERS = frozenset({"format", "filter_path", "pretty", "human", "error_trace"})
 
-# Privileges that include others (reference §9), for authorization and `_has_privileges` answers.
+# Privileges that include others (docs/upstream-sources.md §9), for authorization and `_has_privileges` answers.
 _IMPLIED: dict[str, set[str]] = {
     "all": {"manage", "monitor", "manage_inference", "monitor_inference", "manage_security", "read_security"},
     "manage": {"monitor", "manage_inference", "monitor_inference"},

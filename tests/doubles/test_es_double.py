@@ -1,4 +1,4 @@
-"""The double answers as Elasticsearch does (reference/elasticsearch-inference-and-role-mappings.md).
+"""The double answers as Elasticsearch does (the sources in docs/upstream-sources.md).
 
 These tests use the official client directly, not managed-llm's code. With ELASTICSEARCH_URL set they
 run against that cluster, which is how the double is kept honest; tests that create a Bedrock endpoint

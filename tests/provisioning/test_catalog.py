@@ -95,7 +95,7 @@ def test_provider_task_types_come_from_the_catalogs_table() -> None:
         "bedrock: {region: us-east-1}\ninference_endpoints:\n"
         "  - {id: t, task_type: chat_completion, model: amazon.titan-text-premier-v1:0, provider: amazontitan}\n"
     )
-    with pytest.raises(ConfigError, match="provider 'amazontitan' has no chat_completion task"):
+    with pytest.raises(ConfigError, match="provider amazontitan has no chat_completion task"):
         parse_document(text, "f.yaml")
     catalog = load_catalog()
     chatty = ProviderTasks(provider="amazontitan", task_types=("chat_completion",), source="a test")
