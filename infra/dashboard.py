@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
+from decimal import Decimal
 from typing import Any
 
 from infra.catalog import BEDROCK_NAMESPACE, DASHBOARD_METRICS
@@ -50,7 +51,14 @@ def cost_expression(input_id: str, output_id: str, price: Price) -> str:
     FILL(..., 0): an embedding model publishes no OutputTokenCount, and metric math over a missing series
     would leave the whole line empty.
     """
-    return f"(FILL({input_id},0)*{price.input!r}+FILL({output_id},0)*{price.output!r})/1000000"
+    return f"(FILL({input_id},0)*{_decimal(price.input)}+FILL({output_id},0)*{_decimal(price.output)})/1000000"
+
+
+def _decimal(value: float) -> str:
+    """A price as plain decimal digits: `repr` writes 0.00001 as `1e-05`, and CloudWatch's metric-math
+    grammar documents numbers only as decimals, so exponent notation is never sent."""
+    text = format(Decimal(repr(value)), "f")
+    return text.rstrip("0").rstrip(".") if "." in text else text
 
 
 def _cost_widget(region: str, models: Sequence[str], prices: Mapping[str, Price], index: int) -> dict[str, Any]:

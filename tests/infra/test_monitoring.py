@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import re
 
+import pytest
+
 from infra.catalog import MODEL_ALARMS
 from infra.components.monitoring import Monitoring, MonitoringArgs
 from infra.dashboard import cost_expression, dashboard_body
@@ -95,6 +97,13 @@ def _evaluate(expression: str, values: dict[str, float]) -> float:
 def test_cost_expression_is_tokens_times_price_per_million() -> None:
     expression = cost_expression("in0", "out0", Price(input=3.0, output=15.0))
     assert _evaluate(expression, {"in0": 2_000_000, "out0": 100_000}) == 6.0 + 1.5
+
+
+@pytest.mark.parametrize("price", [0.00001, 1e-7, 0.02, 3.0, 16.5, 10000.0])
+def test_cost_expression_writes_prices_as_plain_decimals(price: float) -> None:
+    expression = cost_expression("in0", "out0", Price(input=price, output=price))
+    assert "e" not in expression.replace("FILL", ""), expression
+    assert _evaluate(expression, {"in0": 1_000_000, "out0": 0}) == pytest.approx(price)
 
 
 def test_cost_of_a_model_without_output_tokens_is_not_empty() -> None:
