@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any, Literal
 
-from provisioning.catalog import Catalog, CatalogModel, Preset
+from catalog.models import Catalog, CatalogModel, Preset
 
 State = Literal["ACTIVE", "LEGACY", "EOL", "UNKNOWN"]
 UNKNOWN_HINT = "unknown lifecycle: run managed-llm models"

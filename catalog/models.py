@@ -239,7 +239,7 @@ class ModelIdError(ValueError):
 @cache
 def load_catalog() -> Catalog:
     """Read and validate the packaged catalog once per process."""
-    text = resources.files("provisioning").joinpath("data/catalog.json").read_text(encoding="utf-8")
+    text = resources.files("catalog").joinpath("data/catalog.json").read_text(encoding="utf-8")
     return Catalog.model_validate(json.loads(text))
 
 

@@ -1,6 +1,6 @@
 """Constants of the AWS side: what CloudWatch accepts, what Bedrock writes, what we alarm on.
 
-Values live here (or in the shared `provisioning/data/catalog.json`), never inline in components, so a
+Values live here (or in the shared `catalog/data/catalog.json`), never inline in components, so a
 reviewer can check them against the reference in one place.
 """
 
@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from provisioning.catalog import load_catalog
+from catalog.models import load_catalog
 
 PROJECT = "managed-llm"
 CONFIG_NAMESPACE = PROJECT

@@ -16,7 +16,7 @@ from urllib.parse import unquote
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
-from provisioning.errors import AwsError, CredentialsError
+from provisioning.core.errors import AwsError, CredentialsError
 
 PolicyDocument = dict[str, Any]
 

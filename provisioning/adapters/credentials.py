@@ -15,9 +15,9 @@ from dataclasses import dataclass
 
 from pydantic import SecretStr
 
-from provisioning import environment, redact
-from provisioning.errors import CredentialsError
-from provisioning.model import DesiredState
+from provisioning.adapters import environment, redact
+from provisioning.core.errors import CredentialsError
+from provisioning.core.model import DesiredState
 
 ENV_ACCESS_KEY_ID = "BEDROCK_ACCESS_KEY_ID"
 ENV_SECRET_ACCESS_KEY = "BEDROCK_SECRET_ACCESS_KEY"  # noqa: S105 (an environment variable name)
@@ -56,7 +56,7 @@ def describe_source(state: DesiredState, environ: Mapping[str, str]) -> str:
 
 def _read_from_secrets_manager(secret_arn: str) -> str:
     # Imported here: boto3 is slow to import and only this path needs it.
-    from provisioning.aws import read_secret_string
+    from provisioning.adapters.aws import read_secret_string
 
     return read_secret_string(secret_arn)
 

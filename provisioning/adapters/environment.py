@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
-from provisioning.errors import ConnectionSettingsError, ManagedLlmError
+from provisioning.core.errors import ConnectionSettingsError, ManagedLlmError
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 

@@ -1,7 +1,7 @@
 """The only module that imports `elasticsearch`: connection, one GET per kind, writes, error translation.
 
 Retries are ours, not the transport's (which retries 429/503 without waiting and ignores Retry-After):
-every call goes through `RetryPolicy.run` (provisioning/retry.py) with exponential backoff and full
+every call goes through `RetryPolicy.run` (provisioning/adapters/retry.py) with exponential backoff and full
 jitter, `Retry-After` honoured, and one bound on each request (`--timeout`). Reads retry 429/502/503/504,
 connection errors and timeouts. Writes retry the same statuses and connection errors but never a
 timeout: a create that timed out may still be running, so apply verifies instead; a retried create that
@@ -40,17 +40,17 @@ from elasticsearch import (
     UnsupportedProductError,
 )
 
-from provisioning.config import ConnectionSettings
-from provisioning.credentials import BedrockCredentials
-from provisioning.diff import References
-from provisioning.errors import AlreadyExists, ClusterError
-from provisioning.inference_stream import StreamError, StreamResult, collect
-from provisioning.kinds import inference_endpoints as endpoints
-from provisioning.kinds.inference_endpoints import EndpointSpec
-from provisioning.planner import ClusterState
-from provisioning.redact import redact
-from provisioning.retry import RETRY_ON_STATUS, Call, GaveUp, RetryPolicy, Verdict
-from provisioning.versions import accepts_parameter
+from provisioning.adapters.credentials import BedrockCredentials
+from provisioning.adapters.redact import redact
+from provisioning.adapters.retry import RETRY_ON_STATUS, Call, GaveUp, RetryPolicy, Verdict
+from provisioning.adapters.settings import ConnectionSettings
+from provisioning.core.diff import References
+from provisioning.core.errors import AlreadyExists, ClusterError
+from provisioning.core.inference_stream import StreamError, StreamResult, collect
+from provisioning.core.kinds import inference_endpoints as endpoints
+from provisioning.core.kinds.inference_endpoints import EndpointSpec
+from provisioning.core.planning import ClusterState
+from provisioning.core.versions import accepts_parameter
 
 __all__ = ["RETRY_ON_STATUS", "EsClient", "RetryPolicy"]
 

@@ -2,7 +2,7 @@
 
 Connection: `KIBANA_URL`, auth `KIBANA_API_KEY` or `KIBANA_USERNAME` + `KIBANA_PASSWORD`, `KIBANA_CA_CERTS`
 for a private CA; certificate verification is always on. 429/502/503/504 and connection failures are
-retried with the shared policy of provisioning/retry.py.
+retried with the shared policy of provisioning/adapters/retry.py.
 """
 
 from __future__ import annotations
@@ -14,9 +14,9 @@ from typing import Any
 
 import urllib3
 
-from provisioning.config import ConnectionSettings
-from provisioning.errors import ClusterError
-from provisioning.retry import DEFAULT_TIMEOUT, RETRY_ON_STATUS, GaveUp, RetryPolicy, Verdict
+from provisioning.adapters.retry import DEFAULT_TIMEOUT, RETRY_ON_STATUS, GaveUp, RetryPolicy, Verdict
+from provisioning.adapters.settings import ConnectionSettings
+from provisioning.core.errors import ClusterError
 
 
 def kibana_settings(
@@ -39,7 +39,7 @@ class _RetryableStatus(Exception):
 
 
 class KibanaClient:
-    """GETs with the same retry policy as Elasticsearch calls (provisioning/retry.py), urllib3's own off.
+    """GETs with the same retry policy as Elasticsearch calls (provisioning/adapters/retry.py), urllib3's own off.
 
     urllib3's `Retry` would honour `Retry-After` but its backoff has no jitter unless asked and it
     cannot bound the total time of repeated timeouts, so one policy serves both clients.

@@ -1,7 +1,7 @@
 """Execute a Plan: check, lock and claim, write with bounded concurrency, re-read, record, report.
 
 Order: refuse conflicts/blocked changes and missing privileges before any write; take the apply lock
-(`provisioning.lock`) and, in the same ledger write, claim as *pending* every endpoint about to be
+(`provisioning.core.lock`) and, in the same ledger write, claim as *pending* every endpoint about to be
 created, replaced or deleted (so a crash never leaves an endpoint the tool made and forgot, and never
 leaves an id it deleted confirmed for whoever creates it next: `diff.resolve_pending` owns a pending id
 only if its endpoint is exactly what the file asks for, and never prunes one); re-check the lease; then
@@ -22,21 +22,24 @@ from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from provisioning.credentials import BedrockCredentials
-from provisioning.diff import Action, Change, compare_endpoint
-from provisioning.errors import EXIT_ERROR, EXIT_OK, AlreadyExists, ManagedLlmError, PlanError, PrivilegeError
-from provisioning.kinds import inference_endpoints as endpoints
-from provisioning.kinds import role_mappings as mappings
-from provisioning.kinds.inference_endpoints import EndpointSpec
-from provisioning.kinds.kibana_connectors import State as ConnectorState
-from provisioning.kinds.ownership import LEDGER_NAME, Claim, Ledger, ledger_body
-from provisioning.kinds.role_mappings import RoleMappingSpec
-from provisioning.lock import ApplyLock, LockLost
-from provisioning.model import DesiredState
-from provisioning.plan import Plan, change_to_dict
-from provisioning.planner import ClusterReader, ClusterState, KibanaReader, plan_from_state
+from provisioning.core.diff import Action, Change, compare_endpoint
+from provisioning.core.errors import EXIT_ERROR, EXIT_OK, AlreadyExists, ManagedLlmError, PlanError, PrivilegeError
+from provisioning.core.kinds import inference_endpoints as endpoints
+from provisioning.core.kinds import role_mappings as mappings
+from provisioning.core.kinds.inference_endpoints import EndpointSpec
+from provisioning.core.kinds.kibana_connectors import State as ConnectorState
+from provisioning.core.kinds.ownership import LEDGER_NAME, Claim, Ledger, ledger_body
+from provisioning.core.kinds.role_mappings import RoleMappingSpec
+from provisioning.core.lock import ApplyLock, LockLost
+from provisioning.core.model import DesiredState
+from provisioning.core.plan import Plan, change_to_dict
+from provisioning.core.planning import ClusterReader, ClusterState, KibanaReader, plan_from_state
+
+if TYPE_CHECKING:
+    # Only a type: the keys are resolved outside the core (adapters.credentials) and handed in as `credentials`.
+    from provisioning.adapters.credentials import BedrockCredentials
 
 DEFAULT_CONCURRENCY = 4
 REQUIRED_PRIVILEGES = ("manage_inference", "manage_security")

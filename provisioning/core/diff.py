@@ -23,10 +23,10 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from provisioning.kinds import inference_endpoints as endpoints
-from provisioning.kinds import role_mappings as mappings
-from provisioning.kinds.inference_endpoints import EndpointSpec
-from provisioning.kinds.role_mappings import RoleMappingSpec
+from provisioning.core.kinds import inference_endpoints as endpoints
+from provisioning.core.kinds import role_mappings as mappings
+from provisioning.core.kinds.inference_endpoints import EndpointSpec
+from provisioning.core.kinds.role_mappings import RoleMappingSpec
 
 Spec = EndpointSpec | RoleMappingSpec
 

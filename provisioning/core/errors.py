@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from provisioning.apply import ApplyReport
+    from provisioning.core.apply import ApplyReport
 
 EXIT_OK = 0
 EXIT_ERROR = 1

@@ -38,8 +38,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
-from provisioning.errors import ManagedLlmError, PlanError
-from provisioning.kinds.ownership import (
+from provisioning.core.errors import ManagedLlmError, PlanError
+from provisioning.core.kinds.ownership import (
     LEDGER_NAME,
     Claim,
     Lease,

@@ -20,9 +20,9 @@ from pydantic import (
     model_validator,
 )
 
-from provisioning.catalog import Catalog, Price, load_catalog, parse_model_id
-from provisioning.credential_keys import names_credential
-from provisioning.role_mapping_rules import check_rule, matches_everyone
+from catalog.models import Catalog, Price, load_catalog, parse_model_id
+from provisioning.core.credential_keys import names_credential
+from provisioning.core.role_mapping_rules import check_rule, matches_everyone
 
 TaskType = Literal["chat_completion", "completion", "text_embedding"]
 Provider = Literal["amazontitan", "anthropic", "ai21labs", "cohere", "meta", "mistral"]

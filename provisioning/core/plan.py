@@ -12,12 +12,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from catalog.lifecycle import Finding, PresetResolution
 from provisioning import __version__
-from provisioning.diff import Action, Change, Diff
-from provisioning.errors import EXIT_CHANGES, EXIT_ERROR, EXIT_OK
-from provisioning.kinds.kibana_connectors import ConnectorStatus, State
-from provisioning.kinds.ownership import LEDGER_NAME, Lease
-from provisioning.lifecycle import Finding, PresetResolution
+from provisioning.core.diff import Action, Change, Diff
+from provisioning.core.errors import EXIT_CHANGES, EXIT_ERROR, EXIT_OK
+from provisioning.core.kinds.kibana_connectors import ConnectorStatus, State
+from provisioning.core.kinds.ownership import LEDGER_NAME, Lease
 
 FORMAT_VERSION = 1
 

@@ -12,17 +12,17 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any, Protocol
 
-from provisioning import lifecycle
-from provisioning.catalog import Catalog, load_catalog
-from provisioning.diff import Action, Change, DiffOptions, References, diff
-from provisioning.kinds import inference_endpoints as endpoints
-from provisioning.kinds import kibana_connectors
-from provisioning.kinds import role_mappings as mappings
-from provisioning.kinds.inference_endpoints import EndpointSpec
-from provisioning.kinds.ownership import LEDGER_NAME, foreign_ledger, read_ledger
-from provisioning.model import DesiredState
-from provisioning.plan import Plan, PlanOptions
-from provisioning.versions import refusals
+from catalog import lifecycle
+from catalog.models import Catalog, load_catalog
+from provisioning.core.diff import Action, Change, DiffOptions, References, diff
+from provisioning.core.kinds import inference_endpoints as endpoints
+from provisioning.core.kinds import kibana_connectors
+from provisioning.core.kinds import role_mappings as mappings
+from provisioning.core.kinds.inference_endpoints import EndpointSpec
+from provisioning.core.kinds.ownership import LEDGER_NAME, foreign_ledger, read_ledger
+from provisioning.core.model import DesiredState
+from provisioning.core.plan import Plan, PlanOptions
+from provisioning.core.versions import refusals
 
 ReferenceLookup = Callable[[str, str], References]
 

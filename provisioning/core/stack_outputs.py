@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from provisioning.errors import ConfigError
-from provisioning.model import DesiredState
+from provisioning.core.errors import ConfigError
+from provisioning.core.model import DesiredState
 
 # Every output `infra/__main__.py` exports; tests/infra/test_program.py holds the two sides together.
 STACK_OUTPUT_NAMES = (

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import re
 
-from provisioning.catalog import Catalog, load_catalog
-from provisioning.model import DesiredState
+from catalog.models import Catalog, load_catalog
+from provisioning.core.model import DesiredState
 
 Version = tuple[int, int, int]
 

@@ -10,14 +10,14 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import TypeVar
 
-from provisioning import aws
-from provisioning.config import ConnectionSettings
-from provisioning.errors import ManagedLlmError
-from provisioning.model import DesiredState
-from provisioning.planner import ClusterReader
-from provisioning.smoke import MAX_LOG_EVENTS
-from provisioning.stack_outputs import StackOutputs
-from provisioning.verify import Evidence, log_group_name
+from provisioning.adapters import aws
+from provisioning.adapters.settings import ConnectionSettings
+from provisioning.core.errors import ManagedLlmError
+from provisioning.core.model import DesiredState
+from provisioning.core.planning import ClusterReader
+from provisioning.core.stack_outputs import StackOutputs
+from provisioning.ops.invocation_logs import MAX_LOG_EVENTS
+from provisioning.ops.verify import Evidence, log_group_name
 
 RECENT = timedelta(hours=24)
 T = TypeVar("T")

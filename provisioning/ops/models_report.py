@@ -22,8 +22,8 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
-from provisioning.catalog import Catalog, CatalogModel, ModelIdError, Price, parse_model_id
-from provisioning.errors import EXIT_ERROR, EXIT_OK
+from catalog.models import Catalog, CatalogModel, ModelIdError, Price, parse_model_id
+from provisioning.core.errors import EXIT_ERROR, EXIT_OK
 
 LIFECYCLE_STATUSES = ("ACTIVE", "LEGACY")
 # Server strings end up in tables and pull-request comments: shown clipped and printable only.
@@ -366,7 +366,7 @@ def read_models(region: str, catalog: Catalog, used: Mapping[str, Sequence[str]]
     unknown and the command goes on.
     """
     # Here, not at the top: render imports this module's types and must not pull in boto3 with them.
-    from provisioning import aws
+    from provisioning.adapters import aws
 
     models = live_models(aws.foundation_models(region))
     profiles = live_profiles(aws.system_inference_profiles(region))

@@ -21,14 +21,14 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Protocol
 
-from provisioning.catalog import Catalog, load_catalog
-from provisioning.credentials import BedrockCredentials
-from provisioning.errors import EXIT_ERROR, EXIT_OK, ManagedLlmError, PlanError
-from provisioning.kinds import inference_endpoints as endpoints
-from provisioning.kinds.ownership import owned_endpoints
-from provisioning.planner import ClusterState
-from provisioning.smoke import Inference, Verdict, call_endpoint, new_canary
-from provisioning.versions import at_least
+from catalog.models import Catalog, load_catalog
+from provisioning.adapters.credentials import BedrockCredentials
+from provisioning.core.errors import EXIT_ERROR, EXIT_OK, ManagedLlmError, PlanError
+from provisioning.core.kinds import inference_endpoints as endpoints
+from provisioning.core.kinds.ownership import owned_endpoints
+from provisioning.core.planning import ClusterState
+from provisioning.core.versions import at_least
+from provisioning.ops.smoke import Inference, Verdict, call_endpoint, new_canary
 
 # The catalog entry saying from which version `_update` takes new Bedrock keys.
 UPDATE_KEYS = ("inference.update", "amazonbedrock.secret_settings")

@@ -8,7 +8,6 @@ nowhere in the log group: if it does, prompts are being stored and zero data ret
 
 from __future__ import annotations
 
-import json
 import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
@@ -17,27 +16,16 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any, Protocol
 
-from provisioning.errors import EXIT_ERROR, EXIT_OK, ManagedLlmError
-from provisioning.inference_stream import StreamResult
-from provisioning.model import InferenceEndpoint
+from provisioning.core.errors import EXIT_ERROR, EXIT_OK, ManagedLlmError
+from provisioning.core.inference_stream import StreamResult
+from provisioning.core.model import InferenceEndpoint
+from provisioning.ops.invocation_logs import body_fields, has_body, invocation_records
 
 MAX_TOKENS = 16
 # Fields every invocation record must carry (Elastic: "timestamp, model used, region, and request status").
 METADATA_FIELDS = ("timestamp", "modelId", "region")
-# A record stores a body inline (Json/Base64) or, when it is too large to inline, in S3 and points to it
-# (`input.inputBodyS3Path`, `output.outputBodyS3Path`): either way the payload was kept. Field names:
-# https://docs.aws.amazon.com/bedrock/latest/userguide/model-invocation-logging.html
-BODY_FIELDS = (
-    "inputBodyJson",
-    "outputBodyJson",
-    "inputBodyBase64",
-    "outputBodyBase64",
-    "inputBodyS3Path",
-    "outputBodyS3Path",
-)
 # Clock skew allowed between this machine and CloudWatch when looking for records "after the call".
 SKEW = timedelta(minutes=2)
-MAX_LOG_EVENTS = 10_000
 
 
 class Verdict(StrEnum):
@@ -141,35 +129,6 @@ def call_endpoint(client: Inference, endpoint_id: str, task_type: str, model: st
 
 def run_smoke(client: Inference, declared: Sequence[InferenceEndpoint], canary: str) -> tuple[SmokeResult, ...]:
     return tuple(call_endpoint(client, e.id, e.task_type, e.model, canary) for e in declared)
-
-
-def invocation_records(events: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """The JSON invocation records in CloudWatch log events; other lines are skipped."""
-    records = []
-    for event in events:
-        try:
-            record = json.loads(str(event.get("message", "")))
-        except ValueError:
-            continue
-        if isinstance(record, dict):
-            records.append(record)
-    return records
-
-
-def body_fields(record: Mapping[str, Any]) -> list[str]:
-    """The body fields an invocation record carries (`input.inputBodyS3Path`, ...): prompt or output kept."""
-    return [
-        f"{part}.{field}"
-        for part in ("input", "output")
-        if isinstance(record.get(part), dict)
-        for field in BODY_FIELDS
-        if field in record[part]
-    ]
-
-
-def has_body(record: Mapping[str, Any]) -> bool:
-    """Whether an invocation record carries prompt or output content, inline or as an S3 path."""
-    return bool(body_fields(record))
 
 
 def check_logs(

@@ -12,11 +12,11 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from provisioning import lifecycle
-from provisioning.catalog import Preset, load_catalog
-from provisioning.config import parse_document
-from provisioning.errors import ConfigError
-from provisioning.model import DesiredState
+from catalog import lifecycle
+from catalog.models import Preset, load_catalog
+from provisioning.adapters.file_loader import parse_document
+from provisioning.core.errors import ConfigError
+from provisioning.core.model import DesiredState
 
 SCHEMA_FILE = "managed-llm.schema.json"
 

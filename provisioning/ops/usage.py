@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from provisioning.catalog import Price
-from provisioning.errors import ConfigError
+from catalog.models import Price
+from provisioning.core.errors import ConfigError
 
 DAY_SECONDS = 86400
 # CloudWatch keeps 1-day datapoints for 455 days.

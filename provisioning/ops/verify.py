@@ -14,18 +14,18 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from provisioning import lifecycle
-from provisioning.catalog import ModelIdError, load_catalog, parse_model_id
-from provisioning.delivery_flags import describe, is_known, read_flags
-from provisioning.diff import Action
-from provisioning.errors import EXIT_ERROR, EXIT_OK, ManagedLlmError
-from provisioning.kinds import inference_endpoints as endpoints
-from provisioning.kinds import role_mappings as mappings
-from provisioning.model import DesiredState
-from provisioning.plan import PlanOptions
-from provisioning.planner import ClusterState, plan_from_state
-from provisioning.smoke import body_fields, invocation_records
-from provisioning.stack_outputs import StackOutputs
+from catalog import lifecycle
+from catalog.data_delivery import describe, is_known, read_flags
+from catalog.models import ModelIdError, load_catalog, parse_model_id
+from provisioning.core.diff import Action
+from provisioning.core.errors import EXIT_ERROR, EXIT_OK, ManagedLlmError
+from provisioning.core.kinds import inference_endpoints as endpoints
+from provisioning.core.kinds import role_mappings as mappings
+from provisioning.core.model import DesiredState
+from provisioning.core.plan import PlanOptions
+from provisioning.core.planning import ClusterState, plan_from_state
+from provisioning.core.stack_outputs import StackOutputs
+from provisioning.ops.invocation_logs import body_fields, invocation_records
 
 INVOKE_ACTIONS = frozenset({"bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream"})
 PROFILE_CONDITION_KEY = "bedrock:InferenceProfileArn"

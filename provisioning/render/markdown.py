@@ -2,7 +2,7 @@
 
 A summary line first, one table per kind, replaces and deletes in bold with a warning line, and the whole
 text cut to fit a comment (GitHub refuses bodies over 65,536 characters) with a note saying what was left
-out. Values are escaped for tables and any known secret is masked (provisioning/redact.py), although
+out. Values are escaped for tables and any known secret is masked (provisioning/adapters/redact.py), although
 nothing rendered here carries one by construction.
 """
 
@@ -11,12 +11,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 
-from provisioning.diff import Action, Change
-from provisioning.models_report import Access, ModelsReport
-from provisioning.plan import Plan
-from provisioning.redact import redact
-from provisioning.usage import UsageReport
-from provisioning.verify import VerifyReport
+from provisioning.adapters.redact import redact
+from provisioning.core.diff import Action, Change
+from provisioning.core.plan import Plan
+from provisioning.ops.models_report import Access, ModelsReport
+from provisioning.ops.usage import UsageReport
+from provisioning.ops.verify import VerifyReport
 
 # GitHub's limit for an issue or pull-request comment is 65,536 characters; keep room for a wrapper.
 COMMENT_LIMIT = 60_000

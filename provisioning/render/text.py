@@ -18,15 +18,15 @@ from rich.segment import Segment
 from rich.table import Table
 from rich.text import Text
 
-from provisioning.apply import ApplyReport, ChangeResult, Status
-from provisioning.diff import Action, Change, FieldChange
-from provisioning.models_report import Access, ModelsReport
-from provisioning.plan import Plan
-from provisioning.redact import redact
-from provisioning.rotate import RotationReport
-from provisioning.smoke import SmokeReport
-from provisioning.usage import UsageReport
-from provisioning.verify import VerifyReport
+from provisioning.adapters.redact import redact
+from provisioning.core.apply import ApplyReport, ChangeResult, Status
+from provisioning.core.diff import Action, Change, FieldChange
+from provisioning.core.plan import Plan
+from provisioning.ops.models_report import Access, ModelsReport
+from provisioning.ops.rotate import RotationReport
+from provisioning.ops.smoke import SmokeReport
+from provisioning.ops.usage import UsageReport
+from provisioning.ops.verify import VerifyReport
 
 SYMBOLS = {
     Action.CREATE: ("+", "green"),

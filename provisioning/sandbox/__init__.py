@@ -4,7 +4,7 @@ Shipped so that `managed-llm sandbox` works anywhere; the test double in `tests/
 same stand-in with TLS, fault injection and request counters.
 """
 
-from provisioning.standin.cluster import Principal, Request, Response, StandinCluster, api_key_header, basic_header
-from provisioning.standin.server import StandinServer
+from provisioning.sandbox.cluster import Principal, Request, Response, StandinCluster, api_key_header, basic_header
+from provisioning.sandbox.server import StandinServer
 
 __all__ = ["Principal", "Request", "Response", "StandinCluster", "StandinServer", "api_key_header", "basic_header"]

@@ -13,16 +13,16 @@ from typing import IO
 
 from pydantic import SecretStr
 
-from provisioning.apply import apply_plan
-from provisioning.config import ConnectionSettings
-from provisioning.credentials import BedrockCredentials
-from provisioning.errors import EXIT_ERROR, EXIT_OK
-from provisioning.es_client import EsClient
-from provisioning.model import DesiredState
-from provisioning.plan import PlanOptions
-from provisioning.planner import make_plan
-from provisioning.render import apply_text, plan_text, progress_for
-from provisioning.standin import Principal, StandinCluster, StandinServer, api_key_header
+from provisioning.adapters.credentials import BedrockCredentials
+from provisioning.adapters.es_client import EsClient
+from provisioning.adapters.settings import ConnectionSettings
+from provisioning.core.apply import apply_plan
+from provisioning.core.errors import EXIT_ERROR, EXIT_OK
+from provisioning.core.model import DesiredState
+from provisioning.core.plan import PlanOptions
+from provisioning.core.planning import make_plan
+from provisioning.render.text import apply_text, plan_text, progress_for
+from provisioning.sandbox import Principal, StandinCluster, StandinServer, api_key_header
 
 SIMULATED_BEDROCK_LATENCY = 0.3
 

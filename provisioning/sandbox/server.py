@@ -17,7 +17,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Literal, Protocol
 from urllib.parse import parse_qsl, urlsplit
 
-from provisioning.standin.cluster import Request, Response
+from provisioning.sandbox.cluster import Request, Response
 
 
 class RequestHandler(Protocol):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from provisioning.catalog import ModelIdError, load_catalog, parse_model_id
+from catalog.models import ModelIdError, load_catalog, parse_model_id
 
 
 def test_catalog_names_the_general_purpose_llms() -> None:
@@ -87,9 +87,9 @@ def test_parse_refuses(raw: str, reason: str) -> None:
 
 def test_provider_task_types_come_from_the_catalogs_table() -> None:
     """One home for the provider x task type rule: change the table and validation follows."""
-    from provisioning.catalog import ProviderTasks
-    from provisioning.config import parse_document
-    from provisioning.errors import ConfigError
+    from catalog.models import ProviderTasks
+    from provisioning.adapters.file_loader import parse_document
+    from provisioning.core.errors import ConfigError
 
     text = (
         "bedrock: {region: us-east-1}\ninference_endpoints:\n"

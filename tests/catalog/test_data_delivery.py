@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from provisioning.delivery_flags import DELIVERY_FLAGS, api_name, describe, is_delivery_flag, read_flags
+from catalog.data_delivery import DELIVERY_FLAGS, api_name, describe, is_delivery_flag, read_flags
 
 
 @pytest.mark.parametrize(

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from provisioning import lifecycle
-from provisioning.catalog import load_catalog
-from provisioning.init import starter
-from provisioning.verify import Control
+from catalog import lifecycle
+from catalog.models import load_catalog
+from provisioning.ops.starter import starter
+from provisioning.ops.verify import Control
 from tests.conftest import ELASTIC_V1, ELASTIC_V2, PRESET_MODEL, V2, Cli, endpoint, write_file
 from tests.doubles.es_double import EsDouble
 
@@ -42,7 +42,7 @@ def mentioned_models(text: str) -> list[str]:
 
 def test_no_default_uses_a_model_past_eol_today() -> None:
     catalog = load_catalog()
-    from infra.catalog import DEFAULT_MODELS
+    from infra.constants import DEFAULT_MODELS
 
     assert past_eol_today(list(catalog.stack_default_models())) == []
     assert past_eol_today(list(DEFAULT_MODELS)) == []
@@ -253,10 +253,10 @@ def lifecycle_control(
     file_models: dict[str, str], cluster_models: dict[str, str], allowed: tuple[str, ...] | None
 ) -> Control:
     """The verify control judged on built evidence: the file's endpoints, the cluster's, the stack's allow-list."""
-    from provisioning.config import parse_document
-    from provisioning.planner import ClusterState
-    from provisioning.stack_outputs import StackOutputs
-    from provisioning.verify import Evidence, evaluate
+    from provisioning.adapters.file_loader import parse_document
+    from provisioning.core.planning import ClusterState
+    from provisioning.core.stack_outputs import StackOutputs
+    from provisioning.ops.verify import Evidence, evaluate
 
     desired = parse_document(yaml_file(file_models), "f.yaml")
     bodies = tuple(

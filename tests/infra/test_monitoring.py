@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 import re
 
-from infra.catalog import MODEL_ALARMS
+from catalog.models import Price
 from infra.components.monitoring import Monitoring, MonitoringArgs
+from infra.constants import MODEL_ALARMS
 from infra.dashboard import cost_expression, dashboard_body
-from provisioning.catalog import Price
 from tests.infra.conftest import ACCOUNT, Engine, scoped_to
 
 V1 = "us.anthropic.claude-3-7-sonnet-20250219-v1:0"

@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from provisioning.model import InferenceEndpoint
+from provisioning.core.model import InferenceEndpoint
 
 KIND = "inference_endpoint"
 SERVICE = "amazonbedrock"

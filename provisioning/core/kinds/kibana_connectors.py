@@ -30,8 +30,8 @@ from typing import Any
 
 import yaml
 
-from provisioning.catalog import Catalog
-from provisioning.model import DesiredState, InferenceEndpoint, KibanaConnector
+from catalog.models import Catalog
+from provisioning.core.model import DesiredState, InferenceEndpoint, KibanaConnector
 
 KIND = "kibana_connector"
 # The only task type Kibana's AI features accept from an `.inference` connector (isSupportedConnector).

@@ -13,7 +13,7 @@ endpoint someone else created under a claimed id ours (`diff.resolve_pending` de
 by an earlier version has no pending list: all its ids are confirmed. An id about to be deleted or
 replaced is moved to pending too before the delete, so a crash after the delete never leaves the id
 confirmed for whoever creates it next. The same metadata carries the apply lock (`Lease`, see
-`provisioning.lock`), so one GET of the role mappings shows ids and lock together.
+`provisioning.core.lock`), so one GET of the role mappings shows ids and lock together.
 
 Role-mapping PUT replaces the whole mapping and has no compare-and-set, so every write is a merge
 (`merge_claims`): an apply re-reads the ledger and changes only the ids it acted on (`Claim`), leaving
@@ -28,7 +28,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from provisioning.model import LEDGER_NAME, MANAGED_BY_KEY, MANAGED_BY_VALUE
+from provisioning.core.model import LEDGER_NAME, MANAGED_BY_KEY, MANAGED_BY_VALUE
 
 __all__ = [
     "LEDGER_KEY",

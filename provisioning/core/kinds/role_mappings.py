@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from provisioning.model import MANAGED_BY_KEY, MANAGED_BY_VALUE, OPERATOR_MAPPING_SUFFIX, RoleMapping
+from provisioning.core.model import MANAGED_BY_KEY, MANAGED_BY_VALUE, OPERATOR_MAPPING_SUFFIX, RoleMapping
 
 KIND = "role_mapping"
 

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from provisioning.config import ConnectionSettings
-from provisioning.errors import ConnectionSettingsError
-from provisioning.standin import Principal, StandinCluster, StandinServer, basic_header
+from provisioning.adapters.settings import ConnectionSettings
+from provisioning.core.errors import ConnectionSettingsError
+from provisioning.sandbox import Principal, StandinCluster, StandinServer, basic_header
 from tests.conftest import Cli, endpoint, write_file
 from tests.doubles.es_double import EsDouble
 

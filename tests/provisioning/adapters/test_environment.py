@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from provisioning.config import ConnectionSettings
-from provisioning.credentials import ENV_ACCESS_KEY_ID, ENV_SECRET_ACCESS_KEY, resolve
-from provisioning.errors import ConnectionSettingsError, CredentialsError
-from provisioning.model import DesiredState
+from provisioning.adapters.credentials import ENV_ACCESS_KEY_ID, ENV_SECRET_ACCESS_KEY, resolve
+from provisioning.adapters.settings import ConnectionSettings
+from provisioning.core.errors import ConnectionSettingsError, CredentialsError
+from provisioning.core.model import DesiredState
 
 STATE = DesiredState.model_validate({"bedrock": {"region": "us-east-1"}})
 KEY_ID = "AKIAENVTESTKEY000042"

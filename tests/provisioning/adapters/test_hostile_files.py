@@ -20,15 +20,14 @@ from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from provisioning.cli import cli
-from provisioning.config import parse_document
-from provisioning.errors import ConfigError
-from provisioning.file_loader import MAX_DEPTH, MAX_FILE_BYTES, MAX_NODES
+from provisioning.adapters.file_loader import MAX_DEPTH, MAX_FILE_BYTES, MAX_NODES, parse_document
+from provisioning.cli.app import cli
+from provisioning.core.errors import ConfigError
 from tests.conftest import BEDROCK_ENV
 from tests.doubles.es_double import EsDouble
 
-ROOT = Path(__file__).resolve().parents[2]
-BAD = Path(__file__).parent / "bad_inputs"
+ROOT = Path(__file__).resolve().parents[3]
+BAD = Path(__file__).parents[1] / "bad_inputs"
 MIB = 1024 * 1024
 RSS_BOUND = 200 * MIB
 CPU_SECONDS = 2
@@ -49,11 +48,11 @@ def peak():
         out.write(str(int(status["VmHWM"].split()[0]) * 1024))
 atexit.register(peak)
 sys.argv = ["managed-llm", *sys.argv[4:]]
-from provisioning.cli import main
+from provisioning.cli.app import main
 main()
 """
 BASELINE = """
-import provisioning.cli
+import provisioning.cli.app
 status = dict(line.split(":", 1) for line in open("/proc/self/status"))
 print(int(status["VmPeak"].split()[0]) * 1024)
 """

@@ -13,11 +13,11 @@ from typing import Any
 
 import pytest
 
-from provisioning.config import ConnectionSettings
-from provisioning.errors import ClusterError
-from provisioning.es_client import EsClient
-from provisioning.kibana_client import KibanaClient
-from provisioning.standin import Request, Response, StandinServer
+from provisioning.adapters.es_client import EsClient
+from provisioning.adapters.kibana_client import KibanaClient
+from provisioning.adapters.settings import ConnectionSettings
+from provisioning.core.errors import ClusterError
+from provisioning.sandbox import Request, Response, StandinServer
 from tests.conftest import Cli, endpoint, fast_connect, mapping, write_file
 from tests.doubles.es_double import EsDouble
 

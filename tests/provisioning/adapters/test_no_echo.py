@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 import yaml
 
-from provisioning.config import parse_document
-from provisioning.errors import ConfigError
-from provisioning.model import DesiredState
+from provisioning.adapters.file_loader import parse_document
+from provisioning.core.errors import ConfigError
+from provisioning.core.model import DesiredState
 
 # A file with every string field of the model set (a field the schema adds later must be added here).
 BASE: dict[str, Any] = {

@@ -8,7 +8,7 @@ from urllib.parse import quote
 
 import pytest
 
-from provisioning.redact import MASK, RedactingStream, Redactor, is_secret_variable, redacted_output
+from provisioning.adapters.redact import MASK, RedactingStream, Redactor, is_secret_variable, redacted_output
 
 SECRET = "s3cr3t/value+with=odd chars"  # noqa: S105 (test fixture)
 
@@ -130,7 +130,7 @@ def test_a_secret_split_by_a_flush_on_a_terminal_is_still_masked() -> None:
 def test_a_secret_folded_across_lines_of_a_table_on_a_narrow_terminal_is_masked(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from provisioning.render import _table, console
+    from provisioning.render.text import _table, console
 
     secret = "tablesecret0123456789abcdefghijklmnopqrstuvwxyz"  # noqa: S105 (a test value)
     monkeypatch.setenv("COLUMNS", "30")

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from provisioning.retry import parse_retry_after
+from provisioning.adapters.retry import parse_retry_after
 
 NOW = 1_700_000_000.0
 

@@ -8,7 +8,7 @@ import sys
 from click.testing import CliRunner
 
 from provisioning import __version__
-from provisioning.cli import cli
+from provisioning.cli.app import cli
 
 
 def test_cli_version() -> None:

@@ -14,9 +14,9 @@ from typing import Literal
 import pytest
 from click.testing import CliRunner, Result
 
-from provisioning.cli import CliContext, cli
-from provisioning.es_client import EsClient
-from provisioning.retry import Call, RetryPolicy
+from provisioning.adapters.es_client import EsClient
+from provisioning.adapters.retry import Call, RetryPolicy
+from provisioning.cli.app import CliContext, cli
 from tests.conftest import BEDROCK_ENV, V1, Cli, endpoint, mapping, write_file
 from tests.doubles.es_double import EsDouble
 
@@ -166,7 +166,7 @@ def test_bad_connection_settings_are_refused_before_any_request(
 
 
 def test_a_server_that_is_not_elasticsearch_is_named_as_such(run: Cli, file: Path) -> None:
-    from provisioning.standin import Principal, StandinCluster, StandinServer, api_key_header
+    from provisioning.sandbox import Principal, StandinCluster, StandinServer, api_key_header
 
     impostor = StandinCluster(principals={api_key_header("k", "v"): Principal("u", frozenset({"all"}))})
     with StandinServer(impostor, product_header=False) as server:
@@ -183,7 +183,7 @@ def test_a_secret_in_a_non_json_error_body_is_redacted_before_it_is_shortened() 
     from elastic_transport import ApiResponseMeta, HttpHeaders, NodeConfig
     from elasticsearch import ApiError
 
-    from provisioning.es_client import _api_error
+    from provisioning.adapters.es_client import _api_error
 
     secret = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"  # noqa: S105 (AWS's documented example key)
     body = "x" * 190 + secret + "y" * 50  # the secret straddles the 197-character cut
@@ -310,7 +310,7 @@ def test_a_server_that_never_answers_is_given_up_on_at_the_bound(file: Path, aut
 def test_a_write_that_timed_out_is_not_retried() -> None:
     from elasticsearch import ConnectionTimeout
 
-    from provisioning.es_client import _judge
+    from provisioning.adapters.es_client import _judge
 
     timed_out = ConnectionTimeout("timed out")
     assert _judge(timed_out, call=Call.WRITE, retry_after=lambda _: None).retry is False
@@ -363,7 +363,7 @@ def test_a_billed_inference_call_is_retried_on_429(run: Cli, double: EsDouble, s
 def test_a_billed_inference_call_is_retried_only_when_never_sent() -> None:
     from elasticsearch import ConnectionError as EsConnectionError
 
-    from provisioning.es_client import _judge
+    from provisioning.adapters.es_client import _judge
 
     def judged(message: str, call: Call) -> bool:
         return _judge(EsConnectionError(message), call=call, retry_after=lambda _: None).retry

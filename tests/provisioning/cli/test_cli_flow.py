@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from provisioning.kinds.ownership import LEDGER_NAME
+from provisioning.core.kinds.ownership import LEDGER_NAME
 from tests.conftest import BEDROCK_ENV, LIVE, V1, V2, Cli, endpoint, mapping, write_file
 from tests.doubles.es_double import EsDouble
 
@@ -47,8 +47,8 @@ def live_cleanup(run: Cli, prefix: str) -> Iterator[None]:
     yield
     if not LIVE:
         return
-    from provisioning.config import ConnectionSettings
-    from provisioning.es_client import EsClient
+    from provisioning.adapters.es_client import EsClient
+    from provisioning.adapters.settings import ConnectionSettings
 
     client = EsClient(ConnectionSettings.from_environment(run.env))
     state = client.read_all()
@@ -68,9 +68,9 @@ def last_line(text: str) -> str:
 def test_validate_accepts_the_example(monkeypatch: pytest.MonkeyPatch) -> None:
     from click.testing import CliRunner
 
-    from provisioning.cli import cli
+    from provisioning.cli.app import cli
 
-    monkeypatch.chdir(Path(__file__).resolve().parents[2])
+    monkeypatch.chdir(Path(__file__).resolve().parents[3])
     result = CliRunner().invoke(cli, ["validate", "-f", "examples/managed-llm.yaml"])
     assert result.exit_code == 0, result.output
     assert result.stdout.strip() == "examples/managed-llm.yaml: valid (2 inference endpoints, 2 role mappings)"
@@ -273,11 +273,11 @@ def test_json_apply_reports_each_change(run: Cli, double: EsDouble, standard: Pa
 def test_schema_matches_the_committed_file() -> None:
     from click.testing import CliRunner
 
-    from provisioning.cli import cli
+    from provisioning.cli.app import cli
 
     result = CliRunner().invoke(cli, ["schema"])
     assert result.exit_code == 0
-    committed = Path(__file__).resolve().parents[2] / "schema" / "managed-llm.schema.json"
+    committed = Path(__file__).resolve().parents[3] / "schema" / "managed-llm.schema.json"
     assert json.loads(result.stdout) == json.loads(committed.read_text()), (
         "run: managed-llm schema > schema/managed-llm.schema.json"
     )

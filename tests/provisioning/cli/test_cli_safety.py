@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from provisioning.kinds.ownership import LEDGER_NAME
+from provisioning.core.kinds.ownership import LEDGER_NAME
 from tests.conftest import V1, V2, Cli, endpoint, mapping, write_file
 from tests.doubles.es_double import EsDouble
 
@@ -16,7 +16,7 @@ pytestmark = pytest.mark.double_only
 
 def foreign_endpoint(double: EsDouble, endpoint_id: str, model: str = V2) -> None:
     """An endpoint someone else created directly in the cluster (not in the ledger)."""
-    from provisioning.standin import Request
+    from provisioning.sandbox import Request
 
     settings = {
         "access_key": "other-team-key",
@@ -236,11 +236,12 @@ def test_a_ledger_not_written_by_us_grants_no_ownership(run: Cli, double: EsDoub
 
 
 def test_an_id_taken_between_plan_and_apply_is_not_overwritten(double: EsDouble, tmp_path: Path) -> None:
-    from provisioning.apply import Status, apply_plan
-    from provisioning.config import ConnectionSettings, load_file
-    from provisioning.credentials import resolve
-    from provisioning.plan import PlanOptions
-    from provisioning.planner import make_plan
+    from provisioning.adapters.credentials import resolve
+    from provisioning.adapters.file_loader import load_file
+    from provisioning.adapters.settings import ConnectionSettings
+    from provisioning.core.apply import Status, apply_plan
+    from provisioning.core.plan import PlanOptions
+    from provisioning.core.planning import make_plan
     from tests.conftest import BEDROCK_ENV, fast_connect
 
     desired = load_file(write_file(tmp_path, [endpoint("llm")], []))
@@ -259,7 +260,7 @@ def test_an_id_taken_between_plan_and_apply_is_not_overwritten(double: EsDouble,
 
 
 def test_preconfigured_ids_in_a_ledger_are_never_owned(run: Cli, double: EsDouble, tmp_path: Path) -> None:
-    from provisioning.kinds.ownership import ledger_body
+    from provisioning.core.kinds.ownership import ledger_body
 
     double.cluster.role_mappings[LEDGER_NAME] = ledger_body([".elser-2-elasticsearch"])
     empty = write_file(tmp_path, [], [])

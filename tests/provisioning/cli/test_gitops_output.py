@@ -10,15 +10,16 @@ from pathlib import Path
 
 import pytest
 
-from provisioning.config import ConnectionSettings, parse_document
-from provisioning.plan import PlanOptions
-from provisioning.planner import plan_from_state
-from provisioning.render_markdown import COMMENT_LIMIT, plan_markdown
+from provisioning.adapters.file_loader import parse_document
+from provisioning.adapters.settings import ConnectionSettings
+from provisioning.core.plan import PlanOptions
+from provisioning.core.planning import plan_from_state
+from provisioning.render.markdown import COMMENT_LIMIT, plan_markdown
 from tests.conftest import BEDROCK_ENV, V1, Cli, endpoint, fast_connect, mapping, write_file
 from tests.doubles.es_double import CertificateAuthority, EsDouble, encoded_api_key, running_double
 
 pytestmark = pytest.mark.double_only
-SNAPSHOTS = Path(__file__).parent / "snapshots"
+SNAPSHOTS = Path(__file__).parents[1] / "snapshots"
 TARGET = "https://es.example.com:9200"
 
 
@@ -43,7 +44,7 @@ def busy_plan(run: Cli, double: EsDouble, tmp_path: Path) -> tuple[object, objec
         [mapping("llm-users"), mapping("old-team")],
     )
     assert run("apply", "-f", str(before)).exit_code == 0
-    from tests.provisioning.test_cli_safety import foreign_endpoint
+    from tests.provisioning.cli.test_cli_safety import foreign_endpoint
 
     foreign_endpoint(double, "someone-elses")
     after = write_file(
@@ -84,16 +85,16 @@ def test_plan_markdown_snapshot(run: Cli, double: EsDouble, tmp_path: Path) -> N
 
 
 def test_markdown_masks_any_secret_it_is_given() -> None:
-    from provisioning.diff import Action, Change, Diff, FieldChange
-    from provisioning.plan import Plan
+    from provisioning.core.diff import Action, Change, Diff, FieldChange
+    from provisioning.core.plan import Plan
 
     change = Change("role_mapping", "m", Action.UPDATE, "rules differ", (FieldChange("rules", "x", "token-123"),))
     assert "token-123" not in plan_markdown(Plan(TARGET, Diff((change,))), secrets=["token-123"])
 
 
 def test_markdown_fits_a_pull_request_comment() -> None:
-    from provisioning.diff import Action, Change, Diff, FieldChange
-    from provisioning.plan import Plan
+    from provisioning.core.diff import Action, Change, Diff, FieldChange
+    from provisioning.core.plan import Plan
 
     changes = tuple(
         Change(

@@ -18,8 +18,8 @@ import click
 import pytest
 from click.testing import Result
 
-from provisioning.cli import cli
-from provisioning.standin import Principal, StandinServer
+from provisioning.cli.app import cli
+from provisioning.sandbox import Principal, StandinServer
 from tests.conftest import V1, Cli, endpoint, mapping, write_file
 from tests.doubles.aws import AwsStack, build_stack, moto_server, point_boto3_at, reset
 from tests.doubles.bedrock import BedrockDouble, bedrock_server
@@ -243,7 +243,7 @@ def test_no_secret_leaves_any_command_in_any_format(
         def leaky(*_: object, known: str = in_play[id(runner)], **__: object) -> Any:
             raise RuntimeError(f"{BEDROCK_SECRET} {PULUMI_TOKEN} {AWS_SESSION} {known}")
 
-        monkeypatch.setattr("provisioning.cli.make_plan", leaky)
+        monkeypatch.setattr("provisioning.cli.commands.reconcile.make_plan", leaky)
         run(runner, "plan", *f)
         run(runner, "--debug", "plan", *f)
 
@@ -262,7 +262,7 @@ def test_the_console_script_redacts_too(double: EsDouble, tmp_path: Path) -> Non
     for args in (["plan", "-f", str(file)], ["--debug", "plan", "-f", str(file), "-o", "markdown"]):
         done = subprocess.run(
             [sys.executable, "-m", "provisioning", *args],
-            env={**env, "PYTHONPATH": str(Path(__file__).resolve().parents[2])},
+            env={**env, "PYTHONPATH": str(Path(__file__).resolve().parents[3])},
             capture_output=True,
             text=True,
             timeout=120,

@@ -16,8 +16,8 @@ import pytest
 from botocore.stub import Stubber
 from click.testing import CliRunner, Result
 
-from provisioning.catalog import load_catalog
-from provisioning.cli import CliContext, cli
+from catalog.models import load_catalog
+from provisioning.cli.app import CliContext, cli
 from tests.conftest import endpoint, write_file
 from tests.doubles.aws import FAKE_AWS_ENV
 from tests.doubles.bedrock import ANTHROPIC, TITAN, BedrockDouble, availability, bedrock_server, profile, summary

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from provisioning.catalog import load_catalog
-from provisioning.cli import cli
-from provisioning.config import parse_document
+from catalog.models import load_catalog
+from provisioning.adapters.file_loader import parse_document
+from provisioning.cli.app import cli
 from tests.conftest import ELASTIC_V1, PRESET_MODEL, V1, V2, Cli, write_file
 from tests.doubles.es_double import EsDouble, running_double
 
@@ -55,7 +55,7 @@ def test_an_unknown_preset_is_refused_with_the_known_ones(tmp_path: Path) -> Non
 
 
 def test_the_stack_and_the_presets_share_one_data_file() -> None:
-    from infra.catalog import DEFAULT_MODELS
+    from infra.constants import DEFAULT_MODELS
 
     assert tuple(dict.fromkeys(p.model for p in load_catalog().presets)) == DEFAULT_MODELS
 

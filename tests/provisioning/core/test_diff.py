@@ -17,18 +17,18 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import SecretStr
 
-from provisioning.apply import apply_plan
-from provisioning.config import ConnectionSettings
-from provisioning.credentials import BedrockCredentials
-from provisioning.diff import Action, compare_endpoint
-from provisioning.es_client import EsClient
-from provisioning.kinds import inference_endpoints as endpoints
-from provisioning.kinds.ownership import LEDGER_NAME, ledger_body
-from provisioning.model import DesiredState
-from provisioning.plan import PlanOptions
-from provisioning.planner import ClusterState, make_plan, plan_from_state
-from provisioning.render import apply_json, apply_text, plan_json, plan_text
-from provisioning.standin import Principal, Request, StandinCluster, StandinServer, api_key_header
+from provisioning.adapters.credentials import BedrockCredentials
+from provisioning.adapters.es_client import EsClient
+from provisioning.adapters.settings import ConnectionSettings
+from provisioning.core.apply import apply_plan
+from provisioning.core.diff import Action, compare_endpoint
+from provisioning.core.kinds import inference_endpoints as endpoints
+from provisioning.core.kinds.ownership import LEDGER_NAME, ledger_body
+from provisioning.core.model import DesiredState
+from provisioning.core.plan import PlanOptions
+from provisioning.core.planning import ClusterState, make_plan, plan_from_state
+from provisioning.render.text import apply_json, apply_text, plan_json, plan_text
+from provisioning.sandbox import Principal, Request, StandinCluster, StandinServer, api_key_header
 
 ADMIN = api_key_header("hypothesis", "key")
 PRINCIPALS = {ADMIN: Principal("hypothesis", frozenset({"all"}))}
@@ -120,7 +120,7 @@ def desired_states(draw: st.DrawFn) -> DesiredState:
 
 def echo(desired: DesiredState, cluster: StandinCluster | None = None) -> StandinCluster:
     """Send what apply would send for `desired` straight to the stand-in's request handling."""
-    from provisioning.kinds import role_mappings as mappings
+    from provisioning.core.kinds import role_mappings as mappings
 
     cluster = cluster or StandinCluster(principals=PRINCIPALS)
     region = desired.bedrock.region if desired.bedrock else "us-east-1"
@@ -317,8 +317,8 @@ def test_normalize_matches_what_elasticsearch_returns() -> None:
 
 
 def test_rendering_prints_values_verbatim() -> None:
-    from provisioning.diff import Change, Diff, FieldChange
-    from provisioning.plan import Plan
+    from provisioning.core.diff import Change, Diff, FieldChange
+    from provisioning.core.plan import Plan
 
     tricky = "cn=[bold]admins[/bold],arn:aws:secretsmanager:us-east-1:1:secret:x"
     change = Change("role_mapping", "m", Action.UPDATE, "rules differ", (FieldChange("rules", "old", tricky),))

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from provisioning.inference_stream import StreamError, collect, parse_events
+from provisioning.core.inference_stream import StreamError, collect, parse_events
 
 BOM = "\ufeff"
 

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from provisioning.kinds.kibana_connectors import ConnectorSpec, State, status
-from provisioning.standin import Request, StandinServer, basic_header
+from provisioning.core.kinds.kibana_connectors import ConnectorSpec, State, status
+from provisioning.sandbox import Request, StandinServer, basic_header
 from tests.conftest import BEDROCK_ENV, V2, Cli, write_file
 from tests.doubles.es_double import EsDouble
 from tests.doubles.kibana_double import KibanaDouble
@@ -234,7 +234,7 @@ def test_why_not_the_api_kibana_would_own_the_endpoint(
 def test_kibana_section_validation(tmp_path: Path, connectors: list[dict[str, str]], message: str) -> None:
     from click.testing import CliRunner
 
-    from provisioning.cli import cli
+    from provisioning.cli.app import cli
 
     file = write_file(
         tmp_path,

@@ -24,11 +24,11 @@ from typing import Any
 
 import pytest
 
-from provisioning.diff import Action, diff, resolve_pending
-from provisioning.errors import ClusterError, ManagedLlmError
-from provisioning.es_client import EsClient
-from provisioning.kinds import inference_endpoints as endpoints
-from provisioning.kinds.ownership import (
+from provisioning.adapters.es_client import EsClient
+from provisioning.core.diff import Action, diff, resolve_pending
+from provisioning.core.errors import ClusterError, ManagedLlmError
+from provisioning.core.kinds import inference_endpoints as endpoints
+from provisioning.core.kinds.ownership import (
     LEDGER_NAME,
     PENDING_KEY,
     Claim,
@@ -38,13 +38,13 @@ from provisioning.kinds.ownership import (
     merge_claims,
     read_ledger,
 )
-from provisioning.lock import ApplyLock, LockHeld, LockLost, held_message
-from provisioning.model import DesiredState
+from provisioning.core.lock import ApplyLock, LockHeld, LockLost, held_message
+from provisioning.core.model import DesiredState
 from tests.conftest import BEDROCK_ENV, V1, V2, Cli, endpoint, write_file
 from tests.doubles.es_double import EsDouble
-from tests.provisioning.test_cli_safety import foreign_endpoint
+from tests.provisioning.cli.test_cli_safety import foreign_endpoint
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 WAIT = 60.0  # a guard against a hung process, not a timing assertion
 NOW = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
 
@@ -69,7 +69,7 @@ def test_a_pending_claim_stands_only_when_the_endpoint_equals_the_file() -> None
 
 
 def _diff(pending: frozenset[str], desired: Mapping[str, Any], actual: Mapping[str, Any], prune: bool) -> Any:
-    from provisioning.diff import DiffOptions
+    from provisioning.core.diff import DiffOptions
 
     return diff(
         desired_endpoints=desired,

@@ -17,14 +17,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from provisioning.cli import cli
-from provisioning.credential_keys import names_credential
-from provisioning.model import DesiredState, rule_matches_everyone
-from provisioning.role_mapping_rules import RuleError, check_rule, compile_value
+from provisioning.cli.app import cli
+from provisioning.core.credential_keys import names_credential
+from provisioning.core.model import DesiredState, rule_matches_everyone
+from provisioning.core.role_mapping_rules import RuleError, check_rule, compile_value
 from tests.conftest import Cli
 from tests.doubles.es_double import EsDouble
 
-HERE = Path(__file__).parent
+HERE = Path(__file__).parents[1]  # the corpora stay in tests/provisioning/
 BAD = sorted((HERE / "bad_inputs").glob("*.yaml"))
 GOOD = sorted((HERE / "good_inputs").glob("*.yaml"))
 

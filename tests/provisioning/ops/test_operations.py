@@ -365,9 +365,9 @@ def test_verify_keeps_going_when_an_aws_read_is_refused(deployed: Deployment) ->
 
 
 def test_transport_control_warns_on_plain_http() -> None:
-    from provisioning.model import DesiredState
-    from provisioning.stack_outputs import StackOutputs
-    from provisioning.verify import Evidence, _transport
+    from provisioning.core.model import DesiredState
+    from provisioning.core.stack_outputs import StackOutputs
+    from provisioning.ops.verify import Evidence, _transport
 
     evidence = Evidence(
         DesiredState(), StackOutputs(region="us-east-1"), None, None, (), None, None, "http://es:9200", None
@@ -482,7 +482,7 @@ def new_key(stack: AwsStack) -> tuple[str, str]:
 
 
 def test_rotation_pushes_the_new_key_to_owned_endpoints_only(deployed: Deployment) -> None:
-    from tests.provisioning.test_cli_safety import foreign_endpoint
+    from tests.provisioning.cli.test_cli_safety import foreign_endpoint
 
     foreign_endpoint(deployed.double, "other-team-llm")
     key_id, secret = new_key(deployed.stack)
@@ -641,11 +641,11 @@ def test_usage_text_has_totals_and_a_sparkline(metrics: Deployment) -> None:
 
 
 def test_usage_batches_queries_and_follows_pages(metrics: Deployment, monkeypatch: pytest.MonkeyPatch) -> None:
-    import provisioning.aws
+    import provisioning.adapters.aws
 
-    monkeypatch.setattr(provisioning.aws, "MAX_METRIC_QUERIES", 4)
+    monkeypatch.setattr(provisioning.adapters.aws, "MAX_METRIC_QUERIES", 4)
     batched = json.loads(usage(metrics, "-o", "json").stdout)
-    monkeypatch.setattr(provisioning.aws, "MAX_METRIC_QUERIES", 500)
+    monkeypatch.setattr(provisioning.adapters.aws, "MAX_METRIC_QUERIES", 500)
     assert batched == json.loads(usage(metrics, "-o", "json").stdout)
 
 

@@ -8,9 +8,9 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from provisioning.cli import cli
+from provisioning.cli.app import cli
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def test_sandbox_runs_the_whole_flow_and_ends_clean() -> None:

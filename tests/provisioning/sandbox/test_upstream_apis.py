@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from provisioning.standin import Principal, Request, StandinCluster
-from provisioning.versions import accepts_parameter
+from provisioning.core.versions import accepts_parameter
+from provisioning.sandbox import Principal, Request, StandinCluster
 from tests.conftest import BEDROCK_ENV, Cli, write_file
 from tests.doubles.es_double import CertificateAuthority, EsDouble, running_double
 
