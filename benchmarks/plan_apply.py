@@ -19,14 +19,14 @@ from typing import Any
 
 from pydantic import SecretStr
 
-from provisioning.apply import DEFAULT_CONCURRENCY, apply_plan
-from provisioning.config import ConnectionSettings
-from provisioning.credentials import BedrockCredentials
-from provisioning.es_client import EsClient
-from provisioning.model import DesiredState
-from provisioning.plan import PlanOptions
-from provisioning.planner import make_plan
-from provisioning.standin import Principal, StandinCluster, StandinServer, api_key_header
+from provisioning.adapters.credentials import BedrockCredentials
+from provisioning.adapters.es_client import EsClient
+from provisioning.adapters.settings import ConnectionSettings
+from provisioning.core.apply import DEFAULT_CONCURRENCY, apply_plan
+from provisioning.core.model import DesiredState
+from provisioning.core.plan import PlanOptions
+from provisioning.core.planning import make_plan
+from provisioning.sandbox import Principal, StandinCluster, StandinServer, api_key_header
 
 KEYS = BedrockCredentials(SecretStr("AKIABENCHMARK0000001"), SecretStr("benchmark-secret"), "benchmark")
 

@@ -3,12 +3,12 @@
 import pulumi
 import pulumi_aws as aws
 
-from infra.catalog import PROJECT
 from infra.components.bedrock_access import BedrockAccess, BedrockAccessArgs
 from infra.components.encryption import EncryptionKey, EncryptionKeyArgs
 from infra.components.invocation_logging import InvocationLogging, InvocationLoggingArgs
 from infra.components.monitoring import Monitoring, MonitoringArgs
 from infra.config import StackConfig
+from infra.constants import PROJECT
 
 cfg = StackConfig.load()
 # Every resource goes through this one provider, pinned to the configured US region.

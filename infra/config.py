@@ -35,10 +35,10 @@ from pydantic import (
 )
 from pydantic.alias_generators import to_camel
 
-from infra import catalog
+from catalog import lifecycle
+from catalog.models import Price, load_catalog, parse_model_id
+from infra import constants
 from infra.policies import MAX_MANAGED_POLICY_SIZE, worst_case_policy_size
-from provisioning import lifecycle
-from provisioning.catalog import Price, load_catalog, parse_model_id
 
 # One address for the SNS email subscription: a dot-atom local part (RFC 5322 atext without the quote
 # characters ' and `) of at most 64 characters and an LDH domain with an alphabetic TLD, at most 254 in
@@ -148,12 +148,12 @@ class StackConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
     stack: str = Field(exclude=True)
-    region: str = Field(default=catalog.DEFAULT_REGION, alias="region")
+    region: str = Field(default=constants.DEFAULT_REGION, alias="region")
     models: Annotated[tuple[ModelId, ...], BeforeValidator(_json_value)] = Field(
-        default=catalog.DEFAULT_MODELS, alias="models"
+        default=constants.DEFAULT_MODELS, alias="models"
     )
-    log_retention_days: Annotated[int, _whole_number(1, max(catalog.VALID_LOG_RETENTION_DAYS))] = Field(
-        default=catalog.DEFAULT_LOG_RETENTION_DAYS, alias="logRetentionDays"
+    log_retention_days: Annotated[int, _whole_number(1, max(constants.VALID_LOG_RETENTION_DAYS))] = Field(
+        default=constants.DEFAULT_LOG_RETENTION_DAYS, alias="logRetentionDays"
     )
     alarm_email: str | None = Field(default=None, alias="alarmEmail")
     prices: Annotated[dict[ModelId, PriceOverride], BeforeValidator(_json_value)] = Field(
@@ -166,9 +166,9 @@ class StackConfig(BaseModel):
     @field_validator("region")
     @classmethod
     def _us_region(cls, value: str) -> str:
-        if value not in catalog.US_REGIONS:
+        if value not in constants.US_REGIONS:
             shown = f"{value!r} is" if _REGION_NAME.fullmatch(value) else "this is"
-            raise ValueError(f"{shown} not an allowed Bedrock region; allowed: {', '.join(catalog.US_REGIONS)}")
+            raise ValueError(f"{shown} not an allowed Bedrock region; allowed: {', '.join(constants.US_REGIONS)}")
         return value
 
     @field_validator("models")
@@ -195,8 +195,8 @@ class StackConfig(BaseModel):
     @field_validator("log_retention_days")
     @classmethod
     def _cloudwatch_retention(cls, value: int) -> int:
-        if value not in catalog.VALID_LOG_RETENTION_DAYS:
-            allowed = ", ".join(str(v) for v in sorted(catalog.VALID_LOG_RETENTION_DAYS))
+        if value not in constants.VALID_LOG_RETENTION_DAYS:
+            allowed = ", ".join(str(v) for v in sorted(constants.VALID_LOG_RETENTION_DAYS))
             raise ValueError(f"{value} is not a CloudWatch Logs retention; allowed: {allowed}")
         return value
 
@@ -220,7 +220,7 @@ class StackConfig(BaseModel):
     def lifecycle_warnings(self, today: date) -> tuple[str, ...]:
         """One line per allowed model that is Legacy on `today` (its EOL date and successor)."""
         found = (lifecycle.assess(m, load_catalog(), today) for m in self.models)
-        return tuple(f"{catalog.CONFIG_NAMESPACE}:models: {a.describe()}" for a in found if a.state == "LEGACY")
+        return tuple(f"{constants.CONFIG_NAMESPACE}:models: {a.describe()}" for a in found if a.state == "LEGACY")
 
     @property
     def resolved_prices(self) -> dict[str, Price]:
@@ -233,12 +233,12 @@ class StackConfig(BaseModel):
     @property
     def log_group_name(self) -> str:
         """Known before deployment, so the KMS key policy can name the group without a cycle."""
-        return f"/{catalog.PROJECT}/{self.stack}/bedrock-invocations"
+        return f"/{constants.PROJECT}/{self.stack}/bedrock-invocations"
 
     @property
     def resource_prefix(self) -> str:
         """Account-unique names (dashboards, aliases) accept [A-Za-z0-9_-] only."""
-        return re.sub(r"[^A-Za-z0-9_-]", "-", f"{catalog.PROJECT}-{self.stack}")
+        return re.sub(r"[^A-Za-z0-9_-]", "-", f"{constants.PROJECT}-{self.stack}")
 
     @classmethod
     def load(cls) -> StackConfig:
@@ -276,7 +276,7 @@ def _key_refusal(key: object) -> str | None:
     shown = _show_key(key)
     if isinstance(key, str) and _DATA_RETENTION_KEY.search(key):
         return (
-            f"{catalog.CONFIG_NAMESPACE}:{shown}: zero data retention is an invariant; "
+            f"{constants.CONFIG_NAMESPACE}:{shown}: zero data retention is an invariant; "
             "prompt, output and payload logging cannot be configured"
         )
     if key == "stack":
@@ -285,7 +285,7 @@ def _key_refusal(key: object) -> str | None:
         hint = f"did you mean {twin}? "
     else:
         hint = ""
-    return f"{catalog.CONFIG_NAMESPACE}:{shown}: unknown key; {hint}known keys: {', '.join(known)}"
+    return f"{constants.CONFIG_NAMESPACE}:{shown}: unknown key; {hint}known keys: {', '.join(known)}"
 
 
 def _twin(key: str, known: tuple[str, ...]) -> str | None:
@@ -312,7 +312,7 @@ def _one_line(exc: ValidationError) -> str:
     for error in exc.errors():
         location = _location(error["loc"])
         message = error["msg"].removeprefix("Value error, ")
-        parts.append(f"{catalog.CONFIG_NAMESPACE}:{location}: {message}")
+        parts.append(f"{constants.CONFIG_NAMESPACE}:{location}: {message}")
     return "; ".join(parts)
 
 
@@ -338,6 +338,6 @@ def _raw_project_config() -> dict[str, Any]:
     # The SDK exposes no public "list config keys"; the runtime map it fills from the engine is the source.
     from pulumi.runtime.config import CONFIG, get_config_env
 
-    prefix = f"{catalog.CONFIG_NAMESPACE}:"
+    prefix = f"{constants.CONFIG_NAMESPACE}:"
     merged = {**get_config_env(), **CONFIG.get()}
     return {k.removeprefix(prefix): v for k, v in merged.items() if k.startswith(prefix)}

@@ -11,8 +11,8 @@ from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
-from infra.catalog import BEDROCK_NAMESPACE, DASHBOARD_METRICS
-from provisioning.catalog import Price
+from catalog.models import Price
+from infra.constants import BEDROCK_NAMESPACE, DASHBOARD_METRICS
 
 WIDTH = 12
 HEIGHT = 6

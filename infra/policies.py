@@ -15,7 +15,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from infra.catalog import (
+from catalog.models import parse_model_id
+from infra.constants import (
     ALARMS_KMS_ACTIONS,
     BEDROCK_INVOKE_ACTIONS,
     BEDROCK_LOG_STREAM,
@@ -23,7 +24,6 @@ from infra.catalog import (
     LOGS_KMS_ACTIONS,
     PARTITION,
 )
-from provisioning.catalog import parse_model_id
 
 PolicyDocument = dict[str, Any]
 VERSION = "2012-10-17"

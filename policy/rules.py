@@ -17,7 +17,7 @@ US_REGIONS = frozenset({"us-east-1", "us-east-2", "us-west-2"})
 LOGGING_CONFIGURATION = "aws:bedrockmodel/invocationLoggingConfiguration:InvocationLoggingConfiguration"
 LOG_GROUP = "aws:cloudwatch/logGroup:LogGroup"
 AWS_PROVIDER = "pulumi:providers:aws"
-# A copy of provisioning/delivery_flags.py: the pack runs in its own virtualenv and cannot import the
+# A copy of catalog/data_delivery.py: the pack runs in its own virtualenv and cannot import the
 # project (tests/policy/test_rules.py holds the copies equal). Bedrock's LoggingConfig flags (botocore
 # bedrock service-2.json; audio since botocore 1.42.1), and the ones pulumi-aws models (7.51.1: not audio),
 # each defaulting to true when unset.

@@ -1,3 +1,3 @@
-from provisioning.cli import main
+from provisioning.cli.app import main
 
 main()

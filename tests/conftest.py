@@ -20,13 +20,13 @@ import pytest
 import yaml
 from click.testing import CliRunner, Result
 
-from provisioning.cli import CliContext, cli
-from provisioning.config import ConnectionSettings
-from provisioning.es_client import EsClient, RetryPolicy
+from provisioning.adapters.es_client import EsClient, RetryPolicy
+from provisioning.adapters.settings import ConnectionSettings
+from provisioning.cli.app import CliContext, cli
 from tests.doubles.es_double import CertificateAuthority, EsDouble, running_double
 
 LIVE = bool(os.environ.get("ELASTICSEARCH_URL"))
-# Fast retries keep fault-injection tests quick; the backoff itself is provisioning/retry.py's.
+# Fast retries keep fault-injection tests quick; the backoff itself is provisioning/adapters/retry.py's.
 FAST_RETRY = RetryPolicy(max_retries=3, backoff_base=0.01, backoff_cap=0.05, read_timeout=10, write_timeout=30)
 BEDROCK_ENV = {
     "BEDROCK_ACCESS_KEY_ID": "AKIATESTKEYID0000001",

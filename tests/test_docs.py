@@ -46,18 +46,24 @@ def test_readme_documents_every_stack_output() -> None:
 
 
 def test_readme_documents_every_cli_command() -> None:
-    from provisioning.cli import cli
+    from provisioning.cli.app import cli
 
     for name in cli.commands:
         assert f"`managed-llm {name}" in README, f"command {name} is undocumented"
 
 
 def test_readme_documents_every_environment_variable() -> None:
-    import provisioning.config
-    import provisioning.credentials
-    import provisioning.kibana_client
+    import provisioning.adapters.credentials
+    import provisioning.adapters.file_loader
+    import provisioning.adapters.kibana_client
+    import provisioning.adapters.settings
 
-    modules = (provisioning.config, provisioning.credentials, provisioning.kibana_client)
+    modules = (
+        provisioning.adapters.settings,
+        provisioning.adapters.file_loader,
+        provisioning.adapters.credentials,
+        provisioning.adapters.kibana_client,
+    )
     source = "".join(Path(m.__file__ or "").read_text() for m in modules)
     for variable in sorted(set(re.findall(r"\b(?:ELASTICSEARCH|BEDROCK|KIBANA)_[A-Z_]+\b", source))):
         assert f"`{variable}`" in README, f"{variable} is undocumented"

@@ -17,9 +17,9 @@ import pulumi_aws as aws
 from pulumi.runtime.proto import resource_pb2
 from pulumi.runtime.settings import monitor_supports_feature
 
-from infra.catalog import COMPONENT_PREFIX
+from catalog.models import parse_model_id
+from infra.constants import COMPONENT_PREFIX
 from infra.policies import ModelGrant, bedrock_invoke_policy, in_region_grant, profile_grant
-from provisioning.catalog import parse_model_id
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from infra.catalog import COMPONENT_PREFIX
+from infra.constants import COMPONENT_PREFIX
 from infra.policies import key_policy
 
 

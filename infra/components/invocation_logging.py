@@ -19,9 +19,9 @@ from typing import Any, TypeVar
 import pulumi
 import pulumi_aws as aws
 
-from infra.catalog import COMPONENT_PREFIX
+from catalog.data_delivery import DELIVERY_FLAGS, describe, read_flags
+from infra.constants import COMPONENT_PREFIX
 from infra.policies import logging_role_policy, logging_trust_policy
-from provisioning.delivery_flags import DELIVERY_FLAGS, describe, read_flags
 
 LoggingConfigArgs = aws.bedrockmodel.InvocationLoggingConfigurationLoggingConfigArgs
 CloudwatchConfigArgs = aws.bedrockmodel.InvocationLoggingConfigurationLoggingConfigCloudwatchConfigArgs

@@ -9,9 +9,9 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from infra.catalog import BEDROCK_NAMESPACE, COMPONENT_PREFIX, LOG_DELIVERY_FAILURE_METRIC, MODEL_ALARMS
+from catalog.models import Price
+from infra.constants import BEDROCK_NAMESPACE, COMPONENT_PREFIX, LOG_DELIVERY_FAILURE_METRIC, MODEL_ALARMS
 from infra.dashboard import dashboard_body, model_slug
-from provisioning.catalog import Price
 
 
 @dataclass(frozen=True)

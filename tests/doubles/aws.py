@@ -15,7 +15,7 @@ import boto3
 import pytest
 from moto.server import ThreadedMotoServer
 
-from provisioning.standin.cluster import Invocation
+from provisioning.sandbox.cluster import Invocation
 
 FAKE_AWS_ENV = {
     "AWS_ACCESS_KEY_ID": "testing",
@@ -116,6 +116,7 @@ def put_logging_config_verbatim(region: str, config: dict[str, object]) -> None:
 
 
 def build_stack(models: tuple[str, ...], region: str = "us-east-1", suffix: str = "") -> AwsStack:
+    from catalog.models import parse_model_id
     from infra.policies import (
         bedrock_invoke_policy,
         foundation_model_arn,
@@ -123,7 +124,6 @@ def build_stack(models: tuple[str, ...], region: str = "us-east-1", suffix: str 
         inference_profile_arn,
         profile_grant,
     )
-    from provisioning.catalog import parse_model_id
 
     kms = boto3.client("kms", region_name=region)
     key_arn = kms.create_key(Description="managed-llm test")["KeyMetadata"]["Arn"]

@@ -6,7 +6,7 @@ GetFoundationModelAvailability. This server answers those three with canned bodi
 (rest-json; botocore/data/bedrock/2023-04-20/service-2.json: `FoundationModelSummary`,
 `InferenceProfileSummary`, `GetFoundationModelAvailabilityResponse`; timestamps `iso8601`), and errors the way
 rest-json services send them (status code, `x-amzn-ErrorType` header, `{"message": ...}` body), which is what
-botocore's RestJSONParser reads. tests/provisioning/test_models.py checks every canned body against the
+botocore's RestJSONParser reads. tests/provisioning/cli/test_models.py checks every canned body against the
 service model with botocore's Stubber. Point boto3 at it with `AWS_ENDPOINT_URL_BEDROCK`.
 
 The lifecycle facts mirror AWS's "Model lifecycle (Legacy)" page
@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote
 
-from provisioning.standin import Request, Response, StandinServer
+from provisioning.sandbox import Request, Response, StandinServer
 
 ACCOUNT = "123456789012"
 US_ROUTES = ("us-east-1", "us-east-2", "us-west-2")

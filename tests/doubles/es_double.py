@@ -1,7 +1,7 @@
 """The strict Elasticsearch API double the CLI tests run against, over HTTPS on loopback.
 
 The API behaviour (status codes, error envelopes, secrets omitted from GET, server defaults, upper-case
-provider, `X-Elastic-Product`) is the project's stand-in (`provisioning/standin/`, shipped because
+provider, `X-Elastic-Product`) is the project's stand-in (`provisioning/sandbox/`, shipped because
 `managed-llm sandbox` serves it). This module adds what tests need around it: a private CA (trustme)
 and a client that verifies it, callers with different privileges, fault injection (429/5xx, connection
 resets) and request counters. `tests/doubles/test_es_double.py` checks the double against the
@@ -23,7 +23,7 @@ from typing import Literal
 
 import trustme
 
-from provisioning.standin import Principal, Request, Response, StandinCluster, StandinServer, api_key_header
+from provisioning.sandbox import Principal, Request, Response, StandinCluster, StandinServer, api_key_header
 
 # Test callers: API key id -> (username, cluster privileges).
 CALLERS: dict[str, tuple[str, frozenset[str]]] = {

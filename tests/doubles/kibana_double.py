@@ -22,7 +22,7 @@ from typing import Any
 
 import yaml
 
-from provisioning.standin import Request, Response
+from provisioning.sandbox import Request, Response
 
 BOOM = {400: "Bad Request", 401: "Unauthorized", 404: "Not Found", 500: "Internal Server Error"}
 

@@ -13,9 +13,9 @@ import pulumi
 import pytest
 from pydantic.alias_generators import to_camel
 
+from catalog import lifecycle
+from catalog.models import load_catalog
 from infra.config import StackConfig, StackConfigError, config_keys, parse_stack_config
-from provisioning import lifecycle
-from provisioning.catalog import load_catalog
 from tests.infra.conftest import Engine, set_config
 
 # V1 is the presets' model (the stack's default allow-list); V2 another Active model.

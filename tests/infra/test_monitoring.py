@@ -7,10 +7,10 @@ import re
 
 import pytest
 
-from infra.catalog import MODEL_ALARMS
+from catalog.models import Price
 from infra.components.monitoring import Monitoring, MonitoringArgs
+from infra.constants import MODEL_ALARMS
 from infra.dashboard import cost_expression, dashboard_body
-from provisioning.catalog import Price
 from tests.infra.conftest import ACCOUNT, Engine, scoped_to
 
 V1 = "us.anthropic.claude-3-7-sonnet-20250219-v1:0"

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from infra.catalog import BEDROCK_INVOKE_ACTIONS
+from infra.constants import BEDROCK_INVOKE_ACTIONS
 from infra.policies import (
     ModelGrant,
     PolicyError,

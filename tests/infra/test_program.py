@@ -11,11 +11,11 @@ import pulumi
 import pytest
 import yaml
 
-from provisioning.stack_outputs import STACK_OUTPUT_NAMES, StackOutputs
+from provisioning.core.stack_outputs import STACK_OUTPUT_NAMES, StackOutputs
 from tests.infra.conftest import ACCOUNT, FAKE_SECRET_PREFIX, Engine, set_config
 
 ROOT = Path(__file__).resolve().parents[2]
-# The CLI reads these names (provisioning/stack_outputs.py): both sides change together or not at all.
+# The CLI reads these names (provisioning/core/stack_outputs.py): both sides change together or not at all.
 CONTRACT = set(STACK_OUTPUT_NAMES)
 
 

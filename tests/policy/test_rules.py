@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from pulumi_policy import ResourceValidationArgs
 
-from provisioning.catalog import load_catalog
+from catalog.models import load_catalog
 
 POLICY = Path(__file__).resolve().parents[2] / "policy"
 
@@ -264,8 +264,8 @@ def test_the_pack_reports_the_delivery_flags_it_cannot_see() -> None:
 
 def test_the_pack_and_the_project_agree_on_delivery_flags() -> None:
     """The pack's copies: every flag Bedrock has, and the ones the installed provider can set."""
+    from catalog.data_delivery import DELIVERY_FLAGS
     from infra.components.invocation_logging import SETTABLE_FLAGS
-    from provisioning.delivery_flags import DELIVERY_FLAGS
 
     assert rules.DELIVERY_FLAGS == DELIVERY_FLAGS
     assert rules.PROVIDER_FLAGS == SETTABLE_FLAGS

@@ -1,0 +1,1 @@
+"""The commands, one module per group; each registers itself on `provisioning.cli.app.cli` when imported."""

@@ -1,0 +1,229 @@
+"""The reconcile commands: `validate` (offline), `plan` (read only) and `apply` (writes)."""
+
+from __future__ import annotations
+
+import signal
+import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import IO
+
+import click
+
+from provisioning.adapters.credentials import describe_source
+from provisioning.adapters.es_client import EsClient
+from provisioning.adapters.file_loader import load_file
+from provisioning.cli.app import (
+    CliContext,
+    cli,
+    cluster_option,
+    file_option,
+    pass_context,
+    plan_options,
+)
+from provisioning.cli.fanout import (
+    Outcome,
+    Target,
+    _document,
+    _finish,
+    _for_each,
+    _secrets,
+    _targets,
+)
+from provisioning.core.apply import DEFAULT_CONCURRENCY, Stop, apply_plan
+from provisioning.core.errors import EXIT_ERROR, EXIT_OK, ManagedLlmError, PlanError
+from provisioning.core.lock import DEFAULT_TTL, ApplyLock
+from provisioning.core.model import DesiredState
+from provisioning.core.plan import Plan, PlanOptions
+from provisioning.core.planning import make_plan
+from provisioning.render.markdown import plan_markdown
+from provisioning.render.text import (
+    BarProgress,
+    apply_json,
+    apply_text,
+    plan_json,
+    plan_text,
+    progress_for,
+)
+
+
+@cli.command()
+@file_option
+def validate(file_: Path) -> int:
+    """Check the file offline (no cluster, no AWS). Exit 0 valid, 1 invalid.
+
+    Example: managed-llm validate -f managed-llm.yaml
+    """
+    desired = load_file(file_)
+    click.echo(
+        f"{file_}: valid ({len(desired.inference_endpoints)} inference endpoints, "
+        f"{len(desired.role_mappings)} role mappings)"
+    )
+    return EXIT_OK
+
+
+def _read_and_plan(
+    context: CliContext, desired: DesiredState, es_url: str | None, options: PlanOptions
+) -> tuple[EsClient, Plan]:
+    """Connect, read the cluster (version, then once per kind, then Kibana's connectors), diff."""
+    settings = context.settings(es_url)
+    kibana = context.kibana(desired)
+    client = context.connect(settings)
+    try:
+        return client, make_plan(desired, client, options, settings.display_url, kibana=kibana)
+    except ManagedLlmError:
+        client.close()
+        raise
+
+
+@cli.command()
+@plan_options
+@cluster_option
+@pass_context
+def plan(
+    context: CliContext,
+    file_: Path,
+    output: str,
+    es_url: str | None,
+    prune: bool,
+    adopt: bool,
+    force_replace: bool,
+    cluster: str | None,
+) -> int:
+    """Show what apply would change. Reads only. Exit 0 no changes, 2 changes, 1 error.
+
+    With several clusters in the file, plans them in parallel; the exit code is the worst (1 over 2 over 0).
+
+    Example: managed-llm plan -f managed-llm.yaml --output markdown > plan.md
+    """
+    desired = load_file(file_)
+    options = PlanOptions(prune, adopt, force_replace)
+
+    def work(target: Target, out: IO[str]) -> Outcome:
+        client, the_plan = _read_and_plan(target.context, desired, es_url, options)
+        client.close()
+        if output == "json":
+            if target.name is None:
+                plan_json(the_plan, out)
+        elif output == "markdown":
+            title = "managed-llm plan" if target.name is None else f"managed-llm plan, cluster {target.name}"
+            out.write(plan_markdown(the_plan, title, _secrets(target.context.environ)))
+        else:
+            plan_text(the_plan, out, credentials_source=describe_source(desired, target.context.environ))
+        return Outcome(target.name, the_plan.exit_code, plan=the_plan)
+
+    outcomes = _for_each(_targets(context, desired, cluster, es_url), work)
+    return _finish(outcomes, output, _document, plan_codes=True)
+
+
+@cli.command()
+@plan_options
+@cluster_option
+@click.option(
+    "--concurrency", type=click.IntRange(1, 64), default=DEFAULT_CONCURRENCY, show_default=True, help="Parallel writes."
+)
+@click.option(
+    "--break-lock",
+    is_flag=True,
+    help="Take over an apply lock that has expired (left by an apply that crashed or was killed).",
+)
+@click.option(
+    "--lock-ttl",
+    type=click.IntRange(1, 86400),
+    default=int(DEFAULT_TTL),
+    show_default=True,
+    help="Seconds the apply lock lasts unless renewed (apply renews it every third of that while it runs); "
+    "after a crash, other applies wait this long.",
+)
+@pass_context
+def apply(
+    context: CliContext,
+    file_: Path,
+    output: str,
+    es_url: str | None,
+    prune: bool,
+    adopt: bool,
+    force_replace: bool,
+    cluster: str | None,
+    concurrency: int,
+    break_lock: bool,
+    lock_ttl: int,
+) -> int:
+    """Make the cluster match the file, non-interactively. Exit 0 converged, 1 error.
+
+    With several clusters in the file, applies them in parallel; one failing does not stop the others.
+    Takes a lock in the cluster before its first write; a second apply fails fast while it is held.
+    SIGINT/SIGTERM: in-flight writes finish, nothing new starts, what was done is recorded, exit 1.
+
+    Example: managed-llm apply -f managed-llm.yaml --prune
+    """
+    desired = load_file(file_)
+    options = PlanOptions(prune, adopt, force_replace)
+    many = len(desired.clusters) > 1 and cluster is None
+    stop = Stop()
+
+    def work(target: Target, out: IO[str]) -> Outcome:
+        client, the_plan = _read_and_plan(target.context, desired, es_url, options)
+        try:
+            if output != "json":
+                plan_text(the_plan, out, credentials_source=describe_source(desired, target.context.environ))
+            progress = progress_for(sys.stderr, len(the_plan.writes), prefix=f"[{target.name}] " if many else "")
+            try:
+                report = apply_plan(
+                    the_plan,
+                    desired,
+                    client,
+                    target.context.credentials(desired),
+                    concurrency=concurrency,
+                    progress=progress,
+                    kibana=target.context.kibana(desired),
+                    lock=ApplyLock(client, ttl=lock_ttl, settle=context.lock_settle),
+                    break_lock=break_lock,
+                    stop=stop,
+                )
+            except PlanError:
+                if output == "json" and target.name is None:
+                    plan_json(the_plan, out)
+                raise
+            finally:
+                if isinstance(progress, BarProgress):
+                    progress.stop()
+            for warning in client.warnings:
+                click.echo(f"warning: {warning}", err=True)
+        finally:
+            client.close()
+        if output == "json":
+            if target.name is None:
+                apply_json(the_plan, report, out)
+        else:
+            apply_text(report, out)
+        return Outcome(target.name, report.exit_code, plan=the_plan, report=report)
+
+    with _stopped_by_signals(stop):
+        outcomes = _for_each(_targets(context, desired, cluster, es_url), work)
+    code = _finish(outcomes, output, _document, plan_codes=False)
+    if stop.reason is not None:
+        click.echo(
+            f"error: apply interrupted by {stop.reason}: in-flight writes finished, nothing new started; "
+            "the ownership ledger records what was done",
+            err=True,
+        )
+        return EXIT_ERROR
+    return code
+
+
+@contextmanager
+def _stopped_by_signals(stop: Stop) -> Iterator[None]:
+    """SIGINT/SIGTERM set `stop` instead of killing apply mid-write (handlers can only be set in the main thread)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught = (signal.SIGINT, signal.SIGTERM)
+    previous = {s: signal.signal(s, lambda number, _frame: stop.set(signal.Signals(number).name)) for s in caught}
+    try:
+        yield
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)

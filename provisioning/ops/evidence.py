@@ -1,0 +1,64 @@
+"""Gather what `verify` judges: AWS reads (boto3, via `aws`) and one read of the cluster.
+
+A read that fails is kept as evidence (the error), so one refused permission fails its own controls
+and the rest of the report still runs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import TypeVar
+
+from provisioning.adapters import aws
+from provisioning.adapters.settings import ConnectionSettings
+from provisioning.core.errors import ManagedLlmError
+from provisioning.core.model import DesiredState
+from provisioning.core.planning import ClusterReader
+from provisioning.core.stack_outputs import StackOutputs
+from provisioning.ops.invocation_logs import MAX_LOG_EVENTS
+from provisioning.ops.verify import Evidence, log_group_name
+
+RECENT = timedelta(hours=24)
+T = TypeVar("T")
+
+
+def _kept(read: Callable[[], T]) -> T | ManagedLlmError:
+    try:
+        return read()
+    except ManagedLlmError as exc:
+        return exc
+
+
+def gather(
+    desired: DesiredState, stack: StackOutputs, cluster: ClusterReader, settings: ConnectionSettings
+) -> Evidence:
+    region = stack.region
+    config = _kept(lambda: aws.logging_configuration(region))
+    partial = Evidence(
+        desired=desired,
+        stack=stack,
+        logging_config=config,
+        log_group=None,
+        recent_events=(),
+        principal_documents=None,
+        cluster=_kept(cluster.read_all),
+        es_url=settings.url,
+        ca_certs=str(settings.ca_certs) if settings.ca_certs else None,
+    )
+    group = log_group_name(partial)
+    now = datetime.now(UTC)
+    principal = stack.elasticsearch_principal_arn
+    return Evidence(
+        desired=desired,
+        stack=stack,
+        logging_config=config,
+        log_group=None if group is None else _kept(lambda: aws.log_group(group, region)),
+        recent_events=()
+        if group is None
+        else _kept(lambda: aws.log_events(group, region, now - RECENT, now, limit=MAX_LOG_EVENTS)),
+        principal_documents=None if principal is None else _kept(lambda: aws.principal_policy_documents(principal)),
+        cluster=partial.cluster,
+        es_url=partial.es_url,
+        ca_certs=partial.ca_certs,
+    )

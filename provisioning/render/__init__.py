@@ -1,0 +1,1 @@
+"""Formats reports for people and pipelines (text, json, markdown); holds no client."""

@@ -1,0 +1,153 @@
+"""Serve a `StandinCluster` over real HTTP (optionally TLS) on loopback, with a hook for fault injection.
+
+Every response carries `X-Elastic-Product: Elasticsearch`, without which the official client refuses a
+2xx answer; the stand-in labels itself as not Elasticsearch in `GET /` and in the sandbox's output.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import ssl
+import struct
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Literal, Protocol
+from urllib.parse import parse_qsl, urlsplit
+
+from provisioning.sandbox.cluster import Request, Response
+
+
+class RequestHandler(Protocol):
+    def handle(self, request: Request) -> Response: ...
+
+
+# A hook sees each request first: None lets the cluster answer, a Response short-circuits it
+# (e.g. 429/503), "reset" drops the connection without answering.
+Hook = Callable[[Request], "Response | Literal['reset'] | None"]
+
+
+@dataclass
+class RequestLog:
+    """What the server received, for counting requests per (method, path) the way tests need."""
+
+    entries: list[tuple[str, str, dict[str, str]]] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def add(self, request: Request) -> None:
+        with self.lock:
+            self.entries.append((request.method, request.path, dict(request.query)))
+
+    def clear(self) -> None:
+        with self.lock:
+            self.entries.clear()
+
+
+class StandinServer:
+    """A running stand-in on 127.0.0.1; use as a context manager or call `close()`."""
+
+    def __init__(
+        self,
+        cluster: RequestHandler,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        ssl_context: ssl.SSLContext | None = None,
+        hook: Hook | None = None,
+        product_header: bool = True,
+    ) -> None:
+        # Any object with handle(Request) -> Response: the Elasticsearch stand-in, or a test's Kibana double.
+        self.cluster = cluster
+        self.product_header = product_header
+        self.log = RequestLog()
+        self.hook = hook
+        handler = _handler_class(self)
+        self._server = ThreadingHTTPServer((host, port), handler)
+        self._server.daemon_threads = True
+        if ssl_context is not None:
+            self._server.socket = ssl_context.wrap_socket(self._server.socket, server_side=True)
+        self.scheme = "https" if ssl_context is not None else "http"
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="standin", daemon=True
+        )
+        self._thread.start()
+
+    @property
+    def url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"{self.scheme}://{host if isinstance(host, str) else host.decode()}:{port}"
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=5)
+
+    def __enter__(self) -> StandinServer:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+
+def _handler_class(owner: StandinServer) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+        # Headers and body go out in separate writes; with Nagle on, each response waits for a delayed ACK.
+        disable_nagle_algorithm = True
+        server_version = "managed-llm-standin"
+
+        def log_message(self, format: str, *args: object) -> None:
+            """Silence the default per-request stderr line."""
+
+        def _serve(self) -> None:
+            split = urlsplit(self.path)
+            length = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(length) if length else b""
+            request = Request(
+                method=self.command,
+                path=split.path,
+                query=dict(parse_qsl(split.query, keep_blank_values=True)),
+                headers={k.lower(): v for k, v in self.headers.items()},
+                body=body,
+            )
+            owner.log.add(request)
+            outcome = owner.hook(request) if owner.hook is not None else None
+            if outcome == "reset":
+                self._reset()
+                return
+            response = outcome if isinstance(outcome, Response) else owner.cluster.handle(request)
+            self._write(request, response)
+
+        def _write(self, request: Request, response: Response) -> None:
+            accept = request.headers.get("accept", "")
+            content_type = (
+                "application/vnd.elasticsearch+json;compatible-with=9"
+                if "compatible-with" in accept
+                else "application/json"
+            )
+            if response.raw is not None:
+                payload, content_type = response.raw, response.content_type or "application/octet-stream"
+            else:
+                payload = b"" if response.body is None else json.dumps(response.body).encode()
+            self.send_response(response.status)
+            if owner.product_header:
+                self.send_header("X-Elastic-Product", "Elasticsearch")
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(payload)))
+            for name, value in response.headers.items():
+                self.send_header(name, value)
+            self.end_headers()
+            if request.method != "HEAD":
+                self.wfile.write(payload)
+
+        def _reset(self) -> None:
+            # SO_LINGER with a zero timeout makes close() send RST: a real "connection reset by peer".
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            self.close_connection = True
+            self.connection.close()
+
+        do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = _serve
+
+    return Handler

@@ -1,0 +1,298 @@
+"""Hostile files that cannot live in git (FIFOs, devices, directories, megabytes), and the resource bound of all.
+
+Every case must end in exit 1 and one `error: <file>...` line, send nothing, and stay within 2 s of CPU and
+200 MB: the real CLI runs in a child process under RLIMIT_CPU / RLIMIT_AS (a guard: a breach kills the child
+or becomes a MemoryError, and either fails the exact-message assertion) and its peak RSS is read back. The
+committed corpus (`bad_inputs/`, checked message by message in test_model.py) joins where it stresses resources.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from provisioning.adapters.file_loader import MAX_DEPTH, MAX_FILE_BYTES, MAX_NODES, parse_document
+from provisioning.cli.app import cli
+from provisioning.core.errors import ConfigError
+from tests.conftest import BEDROCK_ENV
+from tests.doubles.es_double import EsDouble
+
+ROOT = Path(__file__).resolve().parents[3]
+BAD = Path(__file__).parents[1] / "bad_inputs"
+MIB = 1024 * 1024
+RSS_BOUND = 200 * MIB
+CPU_SECONDS = 2
+WALL_GUARD = 60  # seconds; only there so a regression (a FIFO read) fails instead of hanging the suite
+TOO_MANY = f"more than {MAX_NODES} keys, values and list items"
+NOT_REGULAR = "cannot read file: not a regular file (a FIFO, socket or device)"
+
+# Runs the CLI as the console script does, under limits, and writes the peak RSS (bytes) where asked.
+RUNNER = """
+import atexit, resource, sys
+report, address_space, cpu = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+resource.setrlimit(resource.RLIMIT_AS, (address_space, address_space))
+resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
+def peak():
+    # VmHWM, not ru_maxrss: the latter keeps the forking parent's (pytest's) peak across exec.
+    status = dict(line.split(":", 1) for line in open("/proc/self/status"))
+    with open(report, "w") as out:
+        out.write(str(int(status["VmHWM"].split()[0]) * 1024))
+atexit.register(peak)
+sys.argv = ["managed-llm", *sys.argv[4:]]
+from provisioning.cli.app import main
+main()
+"""
+BASELINE = """
+import provisioning.cli.app
+status = dict(line.split(":", 1) for line in open("/proc/self/status"))
+print(int(status["VmPeak"].split()[0]) * 1024)
+"""
+
+
+@dataclass(frozen=True)
+class Bounded:
+    returncode: int
+    stdout: str
+    stderr: str
+    peak_rss: int
+
+
+@pytest.fixture(scope="session")
+def address_space() -> int:
+    """RLIMIT_AS for a child: the interpreter's own address space once the CLI is imported, plus the bound."""
+    if not Path("/proc/self/status").exists():
+        pytest.skip("needs /proc to measure the interpreter's address space")
+    baseline = subprocess.run(
+        [sys.executable, "-c", BASELINE], env=_child_env({}), capture_output=True, text=True, check=True, timeout=60
+    )
+    return int(baseline.stdout) + RSS_BOUND
+
+
+def _child_env(extra: dict[str, str]) -> dict[str, str]:
+    return {"PATH": os.environ.get("PATH", ""), "PYTHONPATH": str(ROOT), "LC_ALL": "C.UTF-8", **extra}
+
+
+def run_bounded(address_space: int, tmp_path: Path, env: dict[str, str], *args: str) -> Bounded:
+    report = tmp_path / "peak-rss"
+    report.unlink(missing_ok=True)
+    child = subprocess.run(
+        [sys.executable, "-c", RUNNER, str(report), str(address_space), str(CPU_SECONDS), *args],
+        env=_child_env(env),
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=WALL_GUARD,
+    )
+    peak = int(report.read_text()) if report.exists() else -1
+    return Bounded(child.returncode, child.stdout, child.stderr, peak)
+
+
+def assert_one_line(stderr: str, expected: str) -> None:
+    assert "Traceback" not in stderr, stderr
+    assert stderr.count("\n") == 1, stderr
+    assert stderr == f"error: {expected}\n", stderr
+
+
+# Each builder writes (or names) a hostile file under the given directory and returns it with the message.
+Case = Callable[[Path], tuple[Path, str]]
+
+
+def dev_zero(_: Path) -> tuple[Path, str]:
+    return Path("/dev/zero"), f"/dev/zero: {NOT_REGULAR}"
+
+
+def fifo(tmp: Path) -> tuple[Path, str]:
+    path = tmp / "fifo.yaml"
+    os.mkfifo(path)  # nothing ever writes: reading it would block forever
+    return path, f"{path}: {NOT_REGULAR}"
+
+
+def directory(tmp: Path) -> tuple[Path, str]:
+    path = tmp / "managed-llm.yaml"
+    path.mkdir()
+    return path, f"{path}: cannot read file: is a directory"
+
+
+def over_the_cap(tmp: Path) -> tuple[Path, str]:
+    path = tmp / "big.yaml"
+    path.write_bytes(b"# padding\n" * (MAX_FILE_BYTES // 10) + b"bedrock: {}\n")
+    return path, f"{path}: file larger than 1 MiB ({path.stat().st_size} bytes)"
+
+
+def sparse_ten_gigabytes(tmp: Path) -> tuple[Path, str]:
+    path = tmp / "sparse.yaml"
+    with path.open("wb") as out:
+        out.truncate(10 * 1024 * MIB)
+    return path, f"{path}: file larger than 1 MiB ({10 * 1024 * MIB} bytes)"
+
+
+def dense_flow_sequence(tmp: Path) -> tuple[Path, str]:
+    path = tmp / "dense.yaml"
+    path.write_bytes(b"[" + b"0," * (MAX_FILE_BYTES // 2 - 2) + b"0]")
+    return path, f"{path}:1: {TOO_MANY}"
+
+
+def scalar_alias_flood(tmp: Path) -> tuple[Path, str]:
+    path = tmp / "aliases.yaml"
+    path.write_bytes(b"a: &a " + b"x" * 1000 + b"\nb: [" + b"*a, " * (MAX_FILE_BYTES // 5) + b"*a]\n")
+    return path, f"{path}:2: {TOO_MANY}"
+
+
+def one_megabyte_key(tmp: Path) -> tuple[Path, str]:
+    path = tmp / "long-line.yaml"
+    path.write_bytes(b"? " + b"k" * (MAX_FILE_BYTES - 10) + b"\n: 1\n")  # `?`: a key past YAML's 1024-char limit
+    return path, f"{path}:2: {'k' * 63}…: unknown key"
+
+
+def blank_lines_then_a_key(tmp: Path) -> tuple[Path, str]:
+    path = tmp / "blank.yaml"
+    path.write_bytes(b"\n" * (MAX_FILE_BYTES - 20) + b"bogus: 1\n")
+    return path, f"{path}:{MAX_FILE_BYTES - 19}: bogus: unknown key"
+
+
+def nine_hundred_nested_mappings(tmp: Path) -> tuple[Path, str]:
+    path = tmp / "nested.yaml"
+    path.write_text("".join(" " * level + f"k{level}:\n" for level in range(900)))
+    return path, f"{path}:{MAX_DEPTH + 1}: nested deeper than {MAX_DEPTH} levels"
+
+
+def a_megabyte_of_brackets(tmp: Path) -> tuple[Path, str]:
+    path = tmp / "brackets.yaml"
+    path.write_bytes(b"[" * MAX_FILE_BYTES)
+    return path, f"{path}:1: nested deeper than {MAX_DEPTH} levels"
+
+
+GENERATED: list[Case] = [
+    dev_zero,
+    fifo,
+    directory,
+    over_the_cap,
+    sparse_ten_gigabytes,
+    dense_flow_sequence,
+    scalar_alias_flood,
+    one_megabyte_key,
+    blank_lines_then_a_key,
+    nine_hundred_nested_mappings,
+    a_megabyte_of_brackets,
+]
+# Committed cases that would cost time, memory or the stack without the bounds.
+STRESSING = [
+    "billion-laughs",
+    "recursive-alias",
+    "deep-flow-sequences",
+    "deep-flow-mappings",
+    "huge-integer",
+    "utf-16",
+    "nul-byte",
+]
+
+
+@pytest.mark.parametrize("case", GENERATED, ids=[c.__name__ for c in GENERATED])
+def test_validate_refuses_a_generated_hostile_file_in_one_line(case: Case, tmp_path: Path) -> None:
+    path, message = case(tmp_path)
+    result = CliRunner().invoke(cli, ["validate", "-f", str(path)])
+    assert result.exit_code == 1, result.output
+    assert result.stdout == ""
+    assert_one_line(result.stderr, message)
+
+
+@pytest.mark.double_only
+@pytest.mark.parametrize("case", GENERATED, ids=[c.__name__ for c in GENERATED])
+def test_plan_on_a_generated_hostile_file_is_bounded_and_sends_nothing(
+    case: Case, tmp_path: Path, double: EsDouble, address_space: int
+) -> None:
+    path, message = case(tmp_path)
+    result = run_bounded(address_space, tmp_path, double.env(**BEDROCK_ENV), "plan", "-f", str(path))
+    assert result.returncode == 1, result.stderr
+    assert_one_line(result.stderr, message)
+    assert result.stdout == ""
+    assert 0 < result.peak_rss < RSS_BOUND
+    assert double.requests == []
+
+
+@pytest.mark.double_only
+@pytest.mark.parametrize("name", STRESSING)
+def test_plan_on_a_committed_hostile_file_is_bounded_and_sends_nothing(
+    name: str, tmp_path: Path, double: EsDouble, address_space: int
+) -> None:
+    path = BAD / f"{name}.yaml"
+    result = run_bounded(address_space, tmp_path, double.env(**BEDROCK_ENV), "plan", "-f", str(path))
+    assert result.returncode == 1, result.stderr
+    assert "Traceback" not in result.stderr
+    assert result.stderr.count("\n") == 1, result.stderr
+    assert result.stderr.startswith(f"error: {path}:"), result.stderr
+    assert 0 < result.peak_rss < RSS_BOUND
+    assert double.requests == []
+
+
+def test_an_unreadable_file_is_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "secret.yaml"
+    path.write_text("bedrock: {region: us-east-1}\n")
+    if os.geteuid() == 0:  # root reads a mode-000 file: make the open fail the way it would for anyone else
+
+        def refuse(*_: object, **__: object) -> int:
+            raise PermissionError(13, "Permission denied")
+
+        monkeypatch.setattr(os, "open", refuse)
+    else:
+        path.chmod(0)
+    result = CliRunner().invoke(cli, ["validate", "-f", str(path)])
+    assert result.exit_code == 1, result.output
+    assert_one_line(result.stderr, f"{path}: cannot read file: Permission denied")
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda p: p.mkdir(), "cannot read stack outputs: is a directory"),
+        (os.mkfifo, "cannot read stack outputs: not a regular file (a FIFO, socket or device)"),
+        (lambda p: p.write_bytes(b" " * (MAX_FILE_BYTES + 1)), "stack outputs larger than 1 MiB (1048577 bytes)"),
+        (lambda p: p.write_bytes('{"region": "caf\xe9"}'.encode("latin-1")), "1: not UTF-8 text (byte 0xe9"),
+        (lambda p: p.write_text("[" * 100_000), "not JSON the tool can read"),
+        (lambda p: p.write_text('{"n": ' + "9" * 5000 + "}"), "not JSON the tool can read"),
+    ],
+    ids=["directory", "fifo", "oversize", "latin-1", "deep", "huge-number"],
+)
+def test_hostile_stack_outputs_are_one_line(tmp_path: Path, make: Callable[[Path], object], message: str) -> None:
+    path = tmp_path / "stack-outputs.json"
+    make(path)
+    result = CliRunner().invoke(cli, ["usage", "--stack-outputs", str(path)])
+    assert result.exit_code == 1, result.output
+    assert "Traceback" not in result.stderr
+    assert result.stderr.count("\n") == 1, result.stderr
+    assert result.stderr.startswith(f"error: {path}"), result.stderr
+    assert message in result.stderr
+
+
+# Fragments that reach the loader's corners: flow and block syntax, anchors, tags, merge keys, odd scalars.
+YAML_FRAGMENTS = st.lists(
+    st.sampled_from(
+        [
+            *"[]{}:,-?&*!|>'\"#%@` \n\tab1.~<=\x00\x07\ufeff\x85\u2028",
+            *("bedrock", "region", "inference_endpoints", "role_mappings", "id", "rules", "metadata", "&a ", "*a"),
+            *("!!binary ", "!!set ", "!!python/object ", "<<: ", "2024-13-45", "1e999", "0x1F", "yes", "null", "? "),
+        ]
+    ),
+    max_size=80,
+).map("".join)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(YAML_FRAGMENTS)
+def test_parse_document_raises_nothing_but_config_error(text: str) -> None:
+    message = "f.yaml"  # a document that happens to be valid raises nothing
+    try:
+        parse_document(text, "f.yaml")
+    except ConfigError as exc:
+        message = exc.message
+    assert message.startswith("f.yaml"), message
