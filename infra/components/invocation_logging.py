@@ -98,8 +98,8 @@ def unsettable_flags_warning() -> str | None:
     it = "it" if len(UNSETTABLE_FLAGS) == 1 else "them"
     return (
         f"{', '.join(UNSETTABLE_FLAGS)}: pulumi-aws {version('pulumi_aws')} cannot set {it}, so this stack cannot"
-        f" switch {it} off; switch {it} off with `aws bedrock put-model-invocation-logging-configuration` (README)"
-        " and check with `managed-llm verify`"
+        f" switch {it} off; switch {it} off with `aws bedrock put-model-invocation-logging-configuration`"
+        " (docs/aws-stack.md) and check with `managed-llm verify`"
     )
 
 
