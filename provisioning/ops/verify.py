@@ -16,7 +16,7 @@ from typing import Any
 
 from catalog import lifecycle
 from catalog.data_delivery import describe, is_known, read_flags
-from catalog.models import ModelIdError, load_catalog, parse_model_id
+from catalog.models import ModelIdError, is_us_region, load_catalog, parse_model_id
 from provisioning.core.diff import Action
 from provisioning.core.errors import EXIT_ERROR, EXIT_OK, ManagedLlmError
 from provisioning.core.kinds import inference_endpoints as endpoints
@@ -30,7 +30,6 @@ from provisioning.ops.invocation_logs import body_fields, invocation_records
 
 INVOKE_ACTIONS = frozenset({"bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream"})
 PROFILE_CONDITION_KEY = "bedrock:InferenceProfileArn"
-_US_REGION = re.compile(r"^us-(east|west)-\d+$")
 _BEDROCK_ARN = re.compile(r"^arn:aws:bedrock:(?P<region>[a-z0-9-]+):(?P<account>\d*):(?P<kind>[a-z-]+)/(?P<id>.+)$")
 
 Failure = ManagedLlmError  # a read that failed is evidence too
@@ -294,7 +293,7 @@ def _resource_problem(
     if match is None:
         return f"not a Bedrock model ARN: {resource}"
     region, kind, model = match["region"], match["kind"], match["id"]
-    if not _US_REGION.fullmatch(region):
+    if not is_us_region(region):
         return f"region {region} is outside the US: {resource}"
     if kind == "inference-profile":
         if model not in profiles or match["account"] != account:
