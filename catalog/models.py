@@ -23,6 +23,15 @@ from pydantic import BaseModel, ConfigDict, Field
 
 TaskType = Literal["chat_completion", "completion", "text_embedding"]
 
+# A US region by name (us-east-1, us-west-2, ...), for ARNs and policies: the allowed ones are `regions.allowed`.
+_US_REGION = re.compile(r"^us-(east|west)-\d+$")
+
+
+def is_us_region(region: str) -> bool:
+    """Whether `region` names a US commercial region (the shape, not whether Bedrock serves it)."""
+    return _US_REGION.fullmatch(region) is not None
+
+
 # The only geographic prefix whose cross-region profile stays inside the US (`eu.`, `apac.`, `global.` do not).
 US_PROFILE_PREFIX = "us"
 _SEGMENT = re.compile(r"[a-z0-9][a-z0-9_:\-]*")
@@ -280,6 +289,7 @@ __all__ = [
     "ModelIdError",
     "Price",
     "TaskType",
+    "is_us_region",
     "load_catalog",
     "parse_model_id",
 ]

@@ -76,6 +76,12 @@ MODEL_ALARMS: tuple[AlarmSpec, ...] = (
 # has a gap. Published without a ModelId dimension
 # (https://docs.aws.amazon.com/bedrock/latest/userguide/monitoring-runtime-metrics.html).
 LOG_DELIVERY_FAILURE_METRIC = "ModelInvocationLogsCloudWatchDeliveryFailure"
+LOG_DELIVERY_ALARM = AlarmSpec(
+    LOG_DELIVERY_FAILURE_METRIC,
+    "log-delivery-failures",
+    1,
+    "Bedrock could not deliver invocation metadata to CloudWatch Logs (role or key policy)",
+)
 
 # Dashboard rows: (title, metric, statistic).
 DASHBOARD_METRICS: tuple[tuple[str, str, str], ...] = (

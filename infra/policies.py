@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from catalog.models import parse_model_id
+from catalog.models import is_us_region, parse_model_id
 from infra.constants import (
     ALARMS_KMS_ACTIONS,
     BEDROCK_INVOKE_ACTIONS,
@@ -33,7 +33,6 @@ MAX_MANAGED_POLICY_SIZE = 6144
 # Every US commercial region a `us.` profile could route to (for the worst-case size check).
 ALL_US_REGIONS = ("us-east-1", "us-east-2", "us-west-1", "us-west-2")
 # A US commercial region: `us-east-1`, `us-west-2`, ... (`us-gov-*` is another partition).
-_US_REGION = re.compile(r"^us-(east|west)-\d+$")
 _FOUNDATION_MODEL_ARN = re.compile(rf"^arn:{PARTITION}:bedrock:(?P<region>[a-z0-9-]+)::foundation-model/(?P<model>.+)$")
 
 
@@ -82,7 +81,7 @@ def profile_grant(
         match = _FOUNDATION_MODEL_ARN.match(arn)
         if match is None:
             raise PolicyError(f"{model_id}: {arn!r} is not a foundation-model ARN")
-        if not _US_REGION.match(match["region"]):
+        if not is_us_region(match["region"]):
             raise PolicyError(f"{model_id}: the inference profile routes to {match['region']}, outside the US")
         if match["model"] != foundation_model_id:
             raise PolicyError(f"{model_id}: the inference profile routes to another model, {match['model']}")

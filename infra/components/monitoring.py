@@ -10,7 +10,7 @@ import pulumi
 import pulumi_aws as aws
 
 from catalog.models import Price
-from infra.constants import BEDROCK_NAMESPACE, COMPONENT_PREFIX, LOG_DELIVERY_FAILURE_METRIC, MODEL_ALARMS
+from infra.constants import BEDROCK_NAMESPACE, COMPONENT_PREFIX, LOG_DELIVERY_ALARM, MODEL_ALARMS, AlarmSpec
 from infra.dashboard import dashboard_body, model_slug
 
 
@@ -42,39 +42,20 @@ class Monitoring(pulumi.ComponentResource):
             )
         actions = [self.topic.arn]
 
-        self.alarms = {}
-        for model in args.models:
-            for spec in MODEL_ALARMS:
-                self.alarms[(model, spec.slug)] = aws.cloudwatch.MetricAlarm(
-                    f"{name}-{model_slug(model)}-{spec.slug}",
-                    alarm_description=f"{spec.description} ({model})",
-                    namespace=BEDROCK_NAMESPACE,
-                    metric_name=spec.metric,
-                    dimensions={"ModelId": model},
-                    statistic=spec.statistic,
-                    period=spec.period_seconds,
-                    evaluation_periods=spec.evaluation_periods,
-                    threshold=spec.threshold,
-                    comparison_operator="GreaterThanOrEqualToThreshold",
-                    treat_missing_data="notBreaching",
-                    alarm_actions=actions,
-                    ok_actions=actions,
-                    opts=child,
-                )
-        self.log_delivery_alarm = aws.cloudwatch.MetricAlarm(
-            f"{name}-log-delivery-failures",
-            alarm_description="Bedrock could not deliver invocation metadata to CloudWatch Logs (role or key policy)",
-            namespace=BEDROCK_NAMESPACE,
-            metric_name=LOG_DELIVERY_FAILURE_METRIC,
-            statistic="Sum",
-            period=300,
-            evaluation_periods=1,
-            threshold=1,
-            comparison_operator="GreaterThanOrEqualToThreshold",
-            treat_missing_data="notBreaching",
-            alarm_actions=actions,
-            ok_actions=actions,
-            opts=child,
+        self.alarms = {
+            (model, spec.slug): _alarm(
+                f"{name}-{model_slug(model)}-{spec.slug}",
+                spec,
+                f"{spec.description} ({model})",
+                actions,
+                child,
+                dimensions={"ModelId": model},
+            )
+            for model in args.models
+            for spec in MODEL_ALARMS
+        }
+        self.log_delivery_alarm = _alarm(
+            f"{name}-{LOG_DELIVERY_ALARM.slug}", LOG_DELIVERY_ALARM, LOG_DELIVERY_ALARM.description, actions, child
         )
         self.dashboard = aws.cloudwatch.Dashboard(
             f"{name}-dashboard",
@@ -83,3 +64,30 @@ class Monitoring(pulumi.ComponentResource):
             opts=child,
         )
         self.register_outputs({"alarmTopicArn": self.topic.arn, "dashboardName": self.dashboard.dashboard_name})
+
+
+def _alarm(
+    name: str,
+    spec: AlarmSpec,
+    description: str,
+    actions: Sequence[pulumi.Input[str]],
+    opts: pulumi.ResourceOptions,
+    dimensions: Mapping[str, str] | None = None,
+) -> aws.cloudwatch.MetricAlarm:
+    """One `AWS/Bedrock` alarm from its spec: fires at or above the threshold, quiet when no data comes."""
+    return aws.cloudwatch.MetricAlarm(
+        name,
+        alarm_description=description,
+        namespace=BEDROCK_NAMESPACE,
+        metric_name=spec.metric,
+        dimensions=dimensions,
+        statistic=spec.statistic,
+        period=spec.period_seconds,
+        evaluation_periods=spec.evaluation_periods,
+        threshold=spec.threshold,
+        comparison_operator="GreaterThanOrEqualToThreshold",
+        treat_missing_data="notBreaching",
+        alarm_actions=actions,
+        ok_actions=actions,
+        opts=opts,
+    )

@@ -116,7 +116,7 @@ class EsClient:
     def warnings(self) -> list[str]:
         """The `Warning` headers Elasticsearch sent to this client (redacted), in arrival order."""
         with self._warnings_lock:
-            return [_redact(m, self._secrets) for m in self._warnings]
+            return [redact(m, self._secrets) for m in self._warnings]
 
     def _remember(self, response: ApiResponse[Any]) -> None:
         header = (response.meta.headers.get("warning") or "").strip()
@@ -396,7 +396,7 @@ class EsClient:
             # Its message quotes the whole body; the body is the server's, not something to print.
             raise _unexpected(operation, "not JSON") from None
         except TransportError as exc:
-            raise ClusterError(_redact(f"{operation}: {exc.message}", secrets)) from None
+            raise ClusterError(redact(f"{operation}: {exc.message}", secrets)) from None
 
 
 def _judge(exc: Exception, *, call: Call, retry_after: Callable[[str | None], float | None]) -> Verdict:
@@ -535,9 +535,9 @@ def _api_error(operation: str, exc: ApiError, secrets: Sequence[str], url: str) 
         message = f"{operation}: not found (HTTP 404)"
     else:
         # Redact before shortening: a secret cut in half would escape redaction.
-        detail = reason or _short(_redact(str(body), secrets))
+        detail = reason or _short(redact(str(body), secrets))
         message = f"{operation}: HTTP {status} {error_type or 'error'}: {detail}{cause}"
-    return ClusterError(_redact(message, secrets), status=status, error_type=error_type)
+    return ClusterError(redact(message, secrets), status=status, error_type=error_type)
 
 
 def _connection_cause(exc: ConnectionError) -> str:
@@ -554,7 +554,3 @@ def _connection_cause(exc: ConnectionError) -> str:
 
 def _short(text: str) -> str:
     return text if len(text) <= 200 else text[:197] + "..."
-
-
-def _redact(text: str, secrets: Sequence[str]) -> str:
-    return redact(text, secrets)  # the shared redaction: every secret in play, not only this client's

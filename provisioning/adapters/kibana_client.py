@@ -14,6 +14,7 @@ from typing import Any
 
 import urllib3
 
+from provisioning.adapters.redact import redact
 from provisioning.adapters.retry import DEFAULT_TIMEOUT, RETRY_ON_STATUS, GaveUp, RetryPolicy, Verdict
 from provisioning.adapters.settings import ConnectionSettings
 from provisioning.core.errors import ClusterError
@@ -126,9 +127,7 @@ class KibanaClient:
         if response.status >= 400:
             message = body.get("message") if isinstance(body, dict) else None
             text = f"{operation}: HTTP {response.status}: {message or 'error'}"
-            for secret in self._secrets:
-                text = text.replace(secret, "***")
-            raise ClusterError(text, status=response.status)
+            raise ClusterError(redact(text, self._secrets), status=response.status)
         return body
 
     def close(self) -> None:

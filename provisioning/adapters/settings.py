@@ -14,6 +14,7 @@ from pydantic import SecretStr
 
 from provisioning.adapters.environment import clean as clean_env
 from provisioning.adapters.retry import DEFAULT_TIMEOUT
+from provisioning.core.auth_method import auth_method_problem
 from provisioning.core.errors import ConnectionSettingsError
 
 
@@ -76,12 +77,10 @@ class ConnectionSettings:
         api_key = clean_env(environ.get(f"{prefix}_API_KEY"), f"{prefix}_API_KEY")
         username = clean_env(environ.get(f"{prefix}_USERNAME"), f"{prefix}_USERNAME")
         password = clean_env(environ.get(f"{prefix}_PASSWORD"), f"{prefix}_PASSWORD")
-        if api_key and (username or password):
-            raise ConnectionSettingsError(
-                f"set either {prefix}_API_KEY or {prefix}_USERNAME/{prefix}_PASSWORD, not both"
-            )
-        if bool(username) != bool(password):
-            raise ConnectionSettingsError(f"{prefix}_USERNAME and {prefix}_PASSWORD must be set together")
+        names = (f"{prefix}_API_KEY", f"{prefix}_USERNAME", f"{prefix}_PASSWORD")
+        problem = auth_method_problem(api_key, username, password, names=names)
+        if problem is not None:
+            raise ConnectionSettingsError(problem)
         if api_key and not _API_KEY.fullmatch(api_key):
             raise ConnectionSettingsError(
                 f"{prefix}_API_KEY cannot be sent in an HTTP header (it holds spaces or non-ASCII characters); "

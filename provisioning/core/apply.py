@@ -163,7 +163,38 @@ def apply_plan(
     """Converge the cluster to `plan`. Raises before any write if the plan cannot be applied.
 
     `stop` (set by a signal handler) makes apply start nothing new; it then records what was done.
+    Each step below is a named function with its own tests (tests/provisioning/core/test_apply_steps.py).
     """
+    refuse_unappliable(plan)
+    if not plan.writes and not plan.ledger_changes:
+        return ApplyReport(plan.target, (), 0, plan)
+    if concurrency < 1:
+        raise PlanError("concurrency must be at least 1")
+    keys = resolve_credentials_if_needed(plan, credentials)
+    check_privileges(cluster)
+    stop = stop or Stop()
+    refuse_if_stopped(stop)
+    lock = lock or ApplyLock(cluster)
+    claim(plan, lock, break_lock=break_lock, stop=stop)
+    try:
+        lock.check()
+        run = _Run(plan, cluster, keys, progress or _Silent(), stop, lambda result: lock.note(*_claims_after(result)))
+        results = write_phases(run, plan.writes, concurrency)
+        state = reread_and_settle_ledger(cluster, lock)
+    finally:
+        # Every exit path gives the lock back with what the answers so far say; the lease expires otherwise.
+        lock.release_quietly()
+    return ApplyReport(
+        plan.target,
+        in_plan_order(results, plan.writes),
+        lock.writes,
+        final_plan(plan, desired, state, kibana),
+        interrupted=stop.reason,
+    )
+
+
+def refuse_unappliable(plan: Plan) -> None:
+    """Raise PlanError, before anything is read or written, for a plan that must not be applied at all."""
     if plan.refusals:
         raise PlanError(f"nothing applied: {plan.refusals[0]}")
     if plan.conflicts or plan.blocked:
@@ -172,63 +203,108 @@ def apply_plan(
     for connector in plan.kibana:
         if connector.state is ConnectorState.FOREIGN:
             raise PlanError(f"nothing applied: kibana connector {connector.spec.id}: {connector.detail}")
-    if not plan.writes and not plan.ledger_changes:
-        return ApplyReport(plan.target, (), 0, plan)
-    if concurrency < 1:
-        raise PlanError("concurrency must be at least 1")
-    needs_credentials = any(
-        c.kind == endpoints.KIND and c.action in (Action.CREATE, Action.REPLACE) for c in plan.writes
-    )
-    keys = credentials() if needs_credentials else None
+
+
+def needs_credentials(plan: Plan) -> bool:
+    """Only an endpoint create or replace sends Bedrock keys; updates and deletes never need them."""
+    return any(c.kind == endpoints.KIND and c.action in (Action.CREATE, Action.REPLACE) for c in plan.writes)
+
+
+def resolve_credentials_if_needed(
+    plan: Plan, credentials: Callable[[], BedrockCredentials]
+) -> BedrockCredentials | None:
+    """Resolve the keys before the lock is taken, and only when a write sends them (a missing key fails early)."""
+    return credentials() if needs_credentials(plan) else None
+
+
+def check_privileges(cluster: ClusterWriter) -> None:
+    """PrivilegeError before any write when the caller lacks a cluster privilege apply needs."""
     missing = cluster.missing_privileges(REQUIRED_PRIVILEGES)
     if missing:
         raise PrivilegeError(f"nothing applied: the caller lacks the cluster privilege(s) {', '.join(missing)}")
-    stop = stop or Stop()
+
+
+def refuse_if_stopped(stop: Stop) -> None:
+    """A signal that came before the lock was taken: stop with nothing written."""
     if stop.is_set():
         raise PlanError(f"nothing applied: interrupted by {stop.reason}")
 
-    lock = lock or ApplyLock(cluster)
+
+@dataclass(frozen=True)
+class Claims:
+    """What the lock's first ledger write records: ids made ours, ids claimed pending, ids dropped."""
+
+    confirmed: frozenset[str]
+    pending: frozenset[str]
+    removed: frozenset[str]
+
+
+def initial_claims(plan: Plan) -> Claims:
+    """The claims written with the lease: every endpoint about to be created, replaced or deleted is pending.
+
+    Adopted ids and pending claims that stand become confirmed; ids the plan drops from the ledger go now
+    (except deletes, which stay pending until their answer).
+    """
     acted = {action: _endpoint_ids(plan.writes, action) for action in (Action.CREATE, Action.REPLACE, Action.DELETE)}
+    written = acted[Action.CREATE] | acted[Action.REPLACE]
     before = plan.diff.ledger_before | plan.diff.pending_before
+    return Claims(
+        confirmed=plan.diff.ledger_after - plan.diff.ledger_before - written,
+        pending=written | acted[Action.DELETE],
+        removed=before - plan.diff.ledger_after - acted[Action.DELETE],
+    )
+
+
+def claim(plan: Plan, lock: ApplyLock, *, break_lock: bool, stop: Stop) -> None:
+    """Take the lock and write the initial claims in one ledger write; a lost lease later sets `stop`."""
+    claims = initial_claims(plan)
     lock.acquire(
         Ledger(plan.diff.ledger_before, plan.diff.pending_before),
-        # Adopted ids and pending claims that stand become ours; ids dropped from the ledger go now.
-        plan.diff.ledger_after - plan.diff.ledger_before - acted[Action.CREATE] - acted[Action.REPLACE],
-        acted[Action.CREATE] | acted[Action.REPLACE] | acted[Action.DELETE],
-        removed=before - plan.diff.ledger_after - acted[Action.DELETE],
+        claims.confirmed,
+        claims.pending,
+        removed=claims.removed,
         break_lock=break_lock,
         on_lost=lambda error: stop.set(_lost_reason(error)),
     )
-    try:
-        lock.check()
-        run = _Run(plan, cluster, keys, progress or _Silent(), stop, lambda result: lock.note(*_claims_after(result)))
-        results = run.phase([c for c in plan.writes if c.action is not Action.DELETE], concurrency)
-        deletes = [c for c in plan.writes if c.action is Action.DELETE]
-        if any(r.status is Status.FAILED for r in results) or stop.is_set():
-            results += [run.skip(c) for c in deletes]
-        else:
-            results += run.phase(deletes, concurrency)
-        state = cluster.read_all()
-        existing = {str(b.get("inference_id")) for b in state.endpoints}
-        gone = {key for key, claim in lock.claims().items() if claim is not Claim.ABSENT and key not in existing}
-        lock.release(removed=frozenset(gone))
-    finally:
-        # Every exit path gives the lock back with what the answers so far say; the lease expires otherwise.
-        lock.release_quietly()
-    final_confirmed, final_pending = lock.content
-    ledger = ledger_body(final_confirmed, final_pending)
-    state = ClusterState(state.endpoints, {**state.role_mappings, LEDGER_NAME: ledger})
+
+
+def write_phases(run: _Run, writes: Sequence[Change], concurrency: int) -> list[ChangeResult]:
+    """Creates, updates and replaces first, then deletes; after a failure or a stop no delete is attempted."""
+    results = run.phase([c for c in writes if c.action is not Action.DELETE], concurrency)
+    deletes = [c for c in writes if c.action is Action.DELETE]
+    if any(r.status is Status.FAILED for r in results) or run.stop.is_set():
+        return results + [run.skip(c) for c in deletes]
+    return results + run.phase(deletes, concurrency)
+
+
+def gone_claims(claims: Mapping[str, Claim], existing: set[str]) -> frozenset[str]:
+    """Claimed ids whose endpoint the re-read no longer shows: they leave the ledger."""
+    return frozenset(key for key, found in claims.items() if found is not Claim.ABSENT and key not in existing)
+
+
+def reread_and_settle_ledger(cluster: ClusterWriter, lock: ApplyLock) -> ClusterState:
+    """Re-read the cluster, release the lock with the ids that no longer exist dropped, in one ledger write.
+
+    Returns the re-read state with the ledger as this apply last wrote it (what the final plan compares).
+    """
+    state = cluster.read_all()
+    existing = {str(b.get("inference_id")) for b in state.endpoints}
+    lock.release(removed=gone_claims(lock.claims(), existing))
+    confirmed, pending = lock.content
+    return ClusterState(state.endpoints, {**state.role_mappings, LEDGER_NAME: ledger_body(confirmed, pending)})
+
+
+def final_plan(plan: Plan, desired: DesiredState, state: ClusterState, kibana: KibanaReader | None) -> Plan:
+    """Re-plan from the re-read state to prove convergence (an empty plan means converged)."""
     # Kibana shows a preconfigured connector only once its endpoint exists: read it again after the writes.
     listed = kibana.connectors() if kibana is not None and desired.kibana is not None else None
-    final_plan = plan_from_state(desired, state, plan.options, plan.target, listed_connectors=listed)
-    order = {c.key: i for i, c in enumerate(plan.writes)}
-    return ApplyReport(
-        plan.target,
-        tuple(sorted(results, key=lambda r: order[r.change.key])),
-        lock.writes,
-        final_plan,
-        interrupted=stop.reason,
-    )
+    return plan_from_state(desired, state, plan.options, plan.target, listed_connectors=listed)
+
+
+def in_plan_order(results: Sequence[ChangeResult], writes: Sequence[Change]) -> tuple[ChangeResult, ...]:
+    """Results in the plan's order, whichever order the concurrent writes answered in."""
+    order = {c.key: i for i, c in enumerate(writes)}
+    return tuple(sorted(results, key=lambda r: order[r.change.key]))
 
 
 def _endpoint_ids(changes: Sequence[Change], action: Action) -> frozenset[str]:

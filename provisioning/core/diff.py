@@ -92,11 +92,6 @@ class Diff:
     pending_before: frozenset[str] = field(default_factory=frozenset)
     pending_confirmed: frozenset[str] = field(default_factory=frozenset)
 
-    @property
-    def owned_before(self) -> frozenset[str]:
-        """Every endpoint id this plan treats as managed-llm's: confirmed, plus pending claims that stand."""
-        return self.ledger_before | self.pending_confirmed
-
 
 def compare_endpoint(desired: EndpointSpec, actual: EndpointSpec) -> tuple[tuple[FieldChange, ...], Action | None]:
     """Field changes from `actual` to `desired`, and the action they need (None when equal)."""

@@ -6,11 +6,6 @@ only), 1 any error. Every error renders as one line on stderr; none carries a se
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from provisioning.core.apply import ApplyReport
-
 EXIT_OK = 0
 EXIT_ERROR = 1
 EXIT_CHANGES = 2
@@ -70,11 +65,3 @@ class PrivilegeError(ManagedLlmError):
 
 class PlanError(ManagedLlmError):
     """The plan cannot be applied as is (conflicts with objects the tool does not own, blocked replaces)."""
-
-
-class ApplyError(ManagedLlmError):
-    """Apply stopped on a failure; carries the partial report of what was done, failed, not attempted."""
-
-    def __init__(self, message: str, report: ApplyReport) -> None:
-        super().__init__(message)
-        self.report = report

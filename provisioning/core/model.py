@@ -20,11 +20,11 @@ from pydantic import (
     model_validator,
 )
 
-from catalog.models import Catalog, Price, load_catalog, parse_model_id
+from catalog.models import Catalog, Price, TaskType, load_catalog, parse_model_id
+from provisioning.core.auth_method import auth_method_problem
 from provisioning.core.credential_keys import names_credential
 from provisioning.core.role_mapping_rules import check_rule, matches_everyone
 
-TaskType = Literal["chat_completion", "completion", "text_embedding"]
 Provider = Literal["amazontitan", "anthropic", "ai21labs", "cohere", "meta", "mistral"]
 Similarity = Literal["cosine", "dot_product", "l2_norm"]
 
@@ -409,10 +409,10 @@ class Cluster(_Strict):
         for prefix in ("", "kibana_"):
             api_key = getattr(self, f"{prefix}api_key_env")
             username, password = getattr(self, f"{prefix}username_env"), getattr(self, f"{prefix}password_env")
-            if api_key and (username or password):
-                raise ValueError(f"give {prefix}api_key_env or {prefix}username_env/{prefix}password_env, not both")
-            if bool(username) != bool(password):
-                raise ValueError(f"{prefix}username_env and {prefix}password_env go together")
+            names = (f"{prefix}api_key_env", f"{prefix}username_env", f"{prefix}password_env")
+            problem = auth_method_problem(api_key, username, password, names=names)
+            if problem is not None:
+                raise ValueError(problem)
         return self
 
     def environ(self, environ: Mapping[str, str]) -> dict[str, str]:

@@ -9,18 +9,19 @@ WARN and INFO rows are findings that do not fail the report.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
 from catalog import lifecycle
 from catalog.data_delivery import describe, is_known, read_flags
-from catalog.models import ModelIdError, load_catalog, parse_model_id
+from catalog.models import ModelIdError, is_us_region, load_catalog, parse_model_id
 from provisioning.core.diff import Action
 from provisioning.core.errors import EXIT_ERROR, EXIT_OK, ManagedLlmError
 from provisioning.core.kinds import inference_endpoints as endpoints
 from provisioning.core.kinds import role_mappings as mappings
+from provisioning.core.kinds.inference_endpoints import EndpointSpec
 from provisioning.core.model import DesiredState
 from provisioning.core.plan import PlanOptions
 from provisioning.core.planning import ClusterState, plan_from_state
@@ -29,7 +30,6 @@ from provisioning.ops.invocation_logs import body_fields, invocation_records
 
 INVOKE_ACTIONS = frozenset({"bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream"})
 PROFILE_CONDITION_KEY = "bedrock:InferenceProfileArn"
-_US_REGION = re.compile(r"^us-(east|west)-\d+$")
 _BEDROCK_ARN = re.compile(r"^arn:aws:bedrock:(?P<region>[a-z0-9-]+):(?P<account>\d*):(?P<kind>[a-z-]+)/(?P<id>.+)$")
 
 Failure = ManagedLlmError  # a read that failed is evidence too
@@ -109,6 +109,18 @@ def log_group_name(evidence: Evidence) -> str | None:
     return None
 
 
+def _failing(titles: Mapping[str, str], evidence: str) -> list[Control]:
+    """Every control of a group FAILs with the same evidence (its input could not be read or is missing)."""
+    return [Control(control_id, title, Status.FAIL, evidence) for control_id, title in titles.items()]
+
+
+def _check(control_id: str, title: str, problems: Sequence[str], passed: str) -> Control:
+    """PASS with `passed` when nothing is wrong, else FAIL listing every problem."""
+    if problems:
+        return Control(control_id, title, Status.FAIL, "; ".join(problems))
+    return Control(control_id, title, Status.PASS, passed)
+
+
 # ------------------------------------------------------------------------------------------ AWS
 
 
@@ -121,11 +133,9 @@ def _logging_controls(evidence: Evidence) -> list[Control]:
         "aws.logging.cloudwatch_only": "CloudWatch Logs is the only destination",
     }
     if isinstance(config, Failure):
-        return [Control(i, t, Status.FAIL, f"cannot check: {config.message}") for i, t in titles.items()]
+        return _failing(titles, f"cannot check: {config.message}")
     if not config:
-        return [
-            Control(i, t, Status.FAIL, f"no invocation logging configuration in {region}") for i, t in titles.items()
-        ]
+        return _failing(titles, f"no invocation logging configuration in {region}")
     cloudwatch = config.get("cloudWatchConfig") or {}
     on = Control(
         "aws.logging.on",
@@ -173,11 +183,11 @@ def _log_group_controls(evidence: Evidence) -> list[Control]:
         "aws.logs.retention": "The log group has a retention period",
     }
     if expected is None:
-        return [Control(i, t, Status.FAIL, "no log group known (pass --stack-outputs)") for i, t in titles.items()]
+        return _failing(titles, "no log group known (pass --stack-outputs)")
     if isinstance(group, Failure):
-        return [Control(i, t, Status.FAIL, f"cannot check: {group.message}") for i, t in titles.items()]
+        return _failing(titles, f"cannot check: {group.message}")
     if group is None:
-        return [Control(i, t, Status.FAIL, f"log group {expected} does not exist") for i, t in titles.items()]
+        return _failing(titles, f"log group {expected} does not exist")
     config = evidence.logging_config
     configured = (config.get("cloudWatchConfig") or {}).get("logGroupName") if isinstance(config, Mapping) else None
     same = configured in (None, expected)
@@ -234,11 +244,8 @@ def _principal(evidence: Evidence) -> Control:
     problems = principal_problems(documents or (), models, account=arn.split(":")[4])
     if not documents:
         problems.append("no policy grants anything")
-    return Control(
-        "aws.iam.invoke_only",
-        title,
-        Status.FAIL if problems else Status.PASS,
-        "; ".join(problems) if problems else f"{len(documents or ())} policies: invoke only, on {len(models)} models",
+    return _check(
+        "aws.iam.invoke_only", title, problems, f"{len(documents or ())} policies: invoke only, on {len(models)} models"
     )
 
 
@@ -286,7 +293,7 @@ def _resource_problem(
     if match is None:
         return f"not a Bedrock model ARN: {resource}"
     region, kind, model = match["region"], match["kind"], match["id"]
-    if not _US_REGION.fullmatch(region):
+    if not is_us_region(region):
         return f"region {region} is outside the US: {resource}"
     if kind == "inference-profile":
         if model not in profiles or match["account"] != account:
@@ -319,89 +326,105 @@ def _as_list(value: Any) -> list[str]:
 # ------------------------------------------------------------------------------------------ Elasticsearch
 
 
-def _cluster_controls(evidence: Evidence) -> list[Control]:
-    cluster = evidence.cluster
-    titles = {
+def _cluster_titles(region: str | None) -> dict[str, str]:
+    return {
         "es.endpoints.match": "Every inference endpoint in the file exists and matches",
-        "es.endpoints.region": f"Endpoints call Bedrock in the stack's US region ({evidence.stack.region})",
+        "es.endpoints.region": f"Endpoints call Bedrock in the stack's US region ({region})",
         "es.endpoints.model": "Endpoints use only models the stack allows",
         "es.role_mappings.match": "Every role mapping in the file exists and matches",
         "es.inference_admin.grants": "inference_admin is granted only through the file's mappings",
     }
-    if isinstance(cluster, Failure):
-        return [Control(i, t, Status.FAIL, f"cannot check: {cluster.message}") for i, t in titles.items()]
-    plan = plan_from_state(evidence.desired, cluster, PlanOptions(), evidence.es_url)
-    drift = {
-        kind: [f"{c.id} ({c.action.value})" for c in plan.changes if c.kind == kind and c.action is not Action.DELETE]
-        for kind in (endpoints.KIND, mappings.KIND)
-    }
-    declared = {e.id for e in evidence.desired.inference_endpoints}
-    actual = {str(b.get("inference_id")): endpoints.normalize(b) for b in cluster.endpoints}
-    present = [actual[i] for i in sorted(declared) if i in actual]
 
-    allowed_regions = set(load_catalog().regions.allowed)
-    wrong_region = [
+
+@dataclass(frozen=True)
+class _ClusterView:
+    """What the Elasticsearch controls judge: one plan's drift, and the file's endpoints found in the cluster."""
+
+    evidence: Evidence
+    state: ClusterState
+    titles: Mapping[str, str]
+    drift: Mapping[str, list[str]]
+    declared: frozenset[str]
+    present: tuple[EndpointSpec, ...]
+
+    @classmethod
+    def read(cls, evidence: Evidence, state: ClusterState) -> _ClusterView:
+        plan = plan_from_state(evidence.desired, state, PlanOptions(), evidence.es_url)
+        drift = {
+            kind: [
+                f"{c.id} ({c.action.value})" for c in plan.changes if c.kind == kind and c.action is not Action.DELETE
+            ]
+            for kind in (endpoints.KIND, mappings.KIND)
+        }
+        declared = frozenset(e.id for e in evidence.desired.inference_endpoints)
+        actual = {str(b.get("inference_id")): endpoints.normalize(b) for b in state.endpoints}
+        present = tuple(actual[i] for i in sorted(declared) if i in actual)
+        return cls(evidence, state, _cluster_titles(evidence.stack.region), drift, declared, present)
+
+    def check(self, control_id: str, problems: Sequence[str], passed: str) -> Control:
+        return _check(control_id, self.titles[control_id], problems, passed)
+
+
+def _cluster_controls(evidence: Evidence) -> list[Control]:
+    if isinstance(evidence.cluster, Failure):
+        return _failing(_cluster_titles(evidence.stack.region), f"cannot check: {evidence.cluster.message}")
+    view = _ClusterView.read(evidence, evidence.cluster)
+    return [control(view) for control in _CLUSTER_CONTROLS]
+
+
+def _endpoints_match(view: _ClusterView) -> Control:
+    return view.check("es.endpoints.match", view.drift[endpoints.KIND], f"{len(view.declared)} endpoints match")
+
+
+def _endpoints_region(view: _ClusterView) -> Control:
+    region = view.evidence.stack.region
+    allowed = set(load_catalog().regions.allowed)
+    wrong = [
         f"{s.id}: {s.get('service_settings.region')}"
-        for s in present
-        if s.get("service_settings.region") != evidence.stack.region
-        or s.get("service_settings.region") not in allowed_regions
+        for s in view.present
+        if s.get("service_settings.region") != region or s.get("service_settings.region") not in allowed
     ]
-    stack_models = evidence.stack.models
-    if stack_models is None:
-        model_control = Control(
-            "es.endpoints.model", titles["es.endpoints.model"], Status.FAIL, "needs --stack-outputs (models)"
-        )
-    else:
-        outside = [
-            f"{s.id}: {s.get('service_settings.model')}"
-            for s in present
-            if s.get("service_settings.model") not in stack_models
-        ]
-        model_control = Control(
-            "es.endpoints.model",
-            titles["es.endpoints.model"],
-            Status.FAIL if outside else Status.PASS,
-            "; ".join(outside) if outside else f"{len(present)} endpoints on allow-listed models",
-        )
-    declared_mappings = {m.name for m in evidence.desired.role_mappings}
-    admin_elsewhere = sorted(
+    return view.check("es.endpoints.region", wrong, f"{len(view.present)} endpoints in {region}")
+
+
+def _endpoints_model(view: _ClusterView) -> Control:
+    models = view.evidence.stack.models
+    if models is None:
+        return view.check("es.endpoints.model", ["needs --stack-outputs (models)"], "")
+    outside = [
+        f"{s.id}: {s.get('service_settings.model')}"
+        for s in view.present
+        if s.get("service_settings.model") not in models
+    ]
+    return view.check("es.endpoints.model", outside, f"{len(view.present)} endpoints on allow-listed models")
+
+
+def _role_mappings_match(view: _ClusterView) -> Control:
+    declared = len(view.evidence.desired.role_mappings)
+    return view.check("es.role_mappings.match", view.drift[mappings.KIND], f"{declared} role mappings match")
+
+
+def _inference_admin_grants(view: _ClusterView) -> Control:
+    """A grant outside the file is a finding (INFO), not a failure: break-glass mappings are legitimate."""
+    declared = {m.name for m in view.evidence.desired.role_mappings}
+    elsewhere = sorted(
         name
-        for name, body in cluster.role_mappings.items()
-        if name not in declared_mappings
-        and body.get("enabled", True)
-        and "inference_admin" in (body.get("roles") or [])
+        for name, body in view.state.role_mappings.items()
+        if name not in declared and body.get("enabled", True) and "inference_admin" in (body.get("roles") or [])
     )
-    return [
-        Control(
-            "es.endpoints.match",
-            titles["es.endpoints.match"],
-            Status.FAIL if drift[endpoints.KIND] else Status.PASS,
-            "; ".join(drift[endpoints.KIND]) if drift[endpoints.KIND] else f"{len(declared)} endpoints match",
-        ),
-        Control(
-            "es.endpoints.region",
-            titles["es.endpoints.region"],
-            Status.FAIL if wrong_region else Status.PASS,
-            "; ".join(wrong_region) if wrong_region else f"{len(present)} endpoints in {evidence.stack.region}",
-        ),
-        model_control,
-        Control(
-            "es.role_mappings.match",
-            titles["es.role_mappings.match"],
-            Status.FAIL if drift[mappings.KIND] else Status.PASS,
-            "; ".join(drift[mappings.KIND])
-            if drift[mappings.KIND]
-            else f"{len(declared_mappings)} role mappings match",
-        ),
-        Control(
-            "es.inference_admin.grants",
-            titles["es.inference_admin.grants"],
-            Status.INFO if admin_elsewhere else Status.PASS,
-            f"also granted by: {', '.join(admin_elsewhere)}"
-            if admin_elsewhere
-            else "only the file's mappings grant it",
-        ),
-    ]
+    control_id = "es.inference_admin.grants"
+    if elsewhere:
+        return Control(control_id, view.titles[control_id], Status.INFO, f"also granted by: {', '.join(elsewhere)}")
+    return Control(control_id, view.titles[control_id], Status.PASS, "only the file's mappings grant it")
+
+
+_CLUSTER_CONTROLS: tuple[Callable[[_ClusterView], Control], ...] = (
+    _endpoints_match,
+    _endpoints_region,
+    _endpoints_model,
+    _role_mappings_match,
+    _inference_admin_grants,
+)
 
 
 def _model_lifecycle(evidence: Evidence) -> Control:

@@ -9,7 +9,7 @@ import pytest
 
 from catalog.models import Price
 from infra.components.monitoring import Monitoring, MonitoringArgs
-from infra.constants import MODEL_ALARMS
+from infra.constants import LOG_DELIVERY_ALARM, MODEL_ALARMS, AlarmSpec
 from infra.dashboard import cost_expression, dashboard_body
 from tests.infra.conftest import ACCOUNT, Engine, scoped_to
 
@@ -52,6 +52,27 @@ def test_log_delivery_failure_has_an_alarm(engine: Engine) -> None:
         if a.inputs["metricName"] == "ModelInvocationLogsCloudWatchDeliveryFailure"
     ]
     assert "dimensions" not in delivery.inputs, delivery.urn
+    assert delivery.urn.endswith("::mon-log-delivery-failures"), delivery.urn  # renaming it would replace it
+
+
+def _spec_inputs(spec: AlarmSpec) -> dict[str, object]:
+    return {
+        "metricName": spec.metric,
+        "statistic": spec.statistic,
+        "period": spec.period_seconds,
+        "evaluationPeriods": spec.evaluation_periods,
+        "threshold": spec.threshold,
+        "comparisonOperator": "GreaterThanOrEqualToThreshold",
+    }
+
+
+def test_every_alarm_is_declared_from_its_alarm_spec(engine: Engine) -> None:
+    build(engine)
+    specs = {spec.metric: spec for spec in (*MODEL_ALARMS, LOG_DELIVERY_ALARM)}
+    alarms = engine.mocks.of_type("aws:cloudwatch/metricAlarm:MetricAlarm")
+    for alarm in alarms:
+        expected = _spec_inputs(specs[alarm.inputs["metricName"]])
+        assert {k: alarm.inputs.get(k) for k in expected} == expected, alarm.urn
 
 
 def test_alarm_topic_is_encrypted_with_the_project_key(engine: Engine) -> None:

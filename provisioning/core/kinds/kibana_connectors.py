@@ -33,7 +33,6 @@ import yaml
 from catalog.models import Catalog
 from provisioning.core.model import DesiredState, InferenceEndpoint, KibanaConnector
 
-KIND = "kibana_connector"
 # The only task type Kibana's AI features accept from an `.inference` connector (isSupportedConnector).
 AI_TASK_TYPE = "chat_completion"
 CONNECTOR_TYPE = ".inference"
@@ -118,10 +117,6 @@ class ConnectorStatus:
     spec: ConnectorSpec
     state: State
     detail: str
-
-    @property
-    def needs_action(self) -> bool:
-        return self.state in (State.MISSING, State.DIFFERENT, State.FOREIGN)
 
 
 def status(

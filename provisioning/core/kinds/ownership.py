@@ -28,6 +28,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
+from provisioning.core.kinds.role_mappings import is_owned
 from provisioning.core.model import LEDGER_NAME, MANAGED_BY_KEY, MANAGED_BY_VALUE
 
 __all__ = [
@@ -38,7 +39,6 @@ __all__ = [
     "Lease",
     "Ledger",
     "foreign_ledger",
-    "is_ledger",
     "ledger_body",
     "merge_claims",
     "owned_endpoints",
@@ -133,7 +133,7 @@ def merge_claims(
 def read_ledger(role_mappings: Mapping[str, Mapping[str, Any]]) -> Ledger:
     """The ledger as found; someone else's mapping under our name gives an empty one (trust nothing in it)."""
     found = role_mappings.get(LEDGER_NAME)
-    if found is None or not is_ledger(found):
+    if found is None or not is_owned(found):
         return Ledger()
     metadata = found.get("metadata") or {}
     lease = metadata.get(LOCK_KEY)
@@ -149,14 +149,10 @@ def owned_endpoints(role_mappings: Mapping[str, Mapping[str, Any]]) -> frozenset
     return read_ledger(role_mappings).confirmed
 
 
-def is_ledger(mapping: Mapping[str, Any]) -> bool:
-    return (mapping.get("metadata") or {}).get(MANAGED_BY_KEY) == MANAGED_BY_VALUE
-
-
 def foreign_ledger(role_mappings: Mapping[str, Mapping[str, Any]]) -> str | None:
     """A refusal when someone else's mapping already holds the ledger's name (managed-llm never overwrites it)."""
     found = role_mappings.get(LEDGER_NAME)
-    if found is None or is_ledger(found):
+    if found is None or is_owned(found):
         return None
     return (
         f"role mapping {LEDGER_NAME} exists and was not written by managed-llm; "

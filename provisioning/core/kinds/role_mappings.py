@@ -57,6 +57,7 @@ def _json(value: Any) -> str:
 
 
 def is_owned(body: Mapping[str, Any]) -> bool:
+    """Whether managed-llm wrote this role mapping (its metadata says so): a managed mapping or the ledger."""
     return (body.get("metadata") or {}).get(MANAGED_BY_KEY) == MANAGED_BY_VALUE
 
 
