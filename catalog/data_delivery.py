@@ -77,3 +77,23 @@ def describe(key: str, value: object) -> str:
     """`key=value` as JSON would spell the value (true/false/null), the key in the API's spelling."""
     shown = "true" if value is True else "false" if value is False else "null" if value is None else repr(value)
     return f"{api_name(key)}={shown}"
+
+
+def _get(config: Mapping[str, Any], name: str) -> Any:
+    """The value of `name` in `config`, whatever the key's spelling (`s3Config`, `s3_config`)."""
+    return next((v for k, v in config.items() if _canonical(str(k)) == _canonical(name)), None)
+
+
+def payload_destinations(config: Mapping[str, Any]) -> tuple[str, ...]:
+    """The destinations besides CloudWatch metadata that a logging configuration names, in the API's spelling.
+
+    The one rule shared by infra's `require_metadata_only` and `verify`: an S3 destination for the logs
+    (`s3Config`) or for large payloads (`cloudWatchConfig.largeDataDeliveryS3Config`) counts as soon as it is
+    present with any value other than null, because either would receive what metadata-only logging keeps
+    out of CloudWatch.
+    """
+    found = ["s3Config"] if _get(config, "s3Config") is not None else []
+    cloudwatch = _get(config, "cloudWatchConfig")
+    if isinstance(cloudwatch, Mapping) and _get(cloudwatch, "largeDataDeliveryS3Config") is not None:
+        found.append("cloudWatchConfig.largeDataDeliveryS3Config")
+    return tuple(found)

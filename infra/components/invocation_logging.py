@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 import pulumi
 import pulumi_aws as aws
 
-from catalog.data_delivery import DELIVERY_FLAGS, describe, read_flags
+from catalog.data_delivery import DELIVERY_FLAGS, describe, payload_destinations, read_flags
 from infra.constants import COMPONENT_PREFIX
 from infra.policies import logging_role_policy, logging_trust_policy
 
@@ -81,12 +81,14 @@ def require_metadata_only(config: LoggingConfig) -> LoggingConfig:
             f"{_python_name(flags.absent[0])} must be False (unset: the provider defaults it to true): zero data"
             " retention is an invariant"
         )
-    if _field(config, "s3_config") is not None:
+    # The destination rule is shared with verify (catalog.data_delivery.payload_destinations).
+    if payload_destinations({"s3_config": _field(config, "s3_config")}):
         raise DataRetentionError("s3_config must be unset: CloudWatch is the only destination")
     cloudwatch = _field(config, "cloudwatch_config")
     if not isinstance(cloudwatch, CloudwatchConfigArgs | Mapping):
         raise DataRetentionError("cloudwatch_config must be given as plain arguments: metadata goes to CloudWatch")
-    if _field(cloudwatch, "large_data_delivery_s3_config") is not None:
+    large = _field(cloudwatch, "large_data_delivery_s3_config")
+    if payload_destinations({"cloudwatch_config": {"large_data_delivery_s3_config": large}}):
         raise DataRetentionError("large_data_delivery_s3_config must be unset: no payload leaves Bedrock")
     return config
 

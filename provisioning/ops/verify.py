@@ -15,7 +15,7 @@ from enum import StrEnum
 from typing import Any
 
 from catalog import lifecycle
-from catalog.data_delivery import describe, is_known, read_flags
+from catalog.data_delivery import describe, is_known, payload_destinations, read_flags
 from catalog.models import ModelIdError, is_us_region, load_catalog, parse_model_id
 from provisioning.core.diff import Action
 from provisioning.core.errors import EXIT_ERROR, EXIT_OK, ManagedLlmError
@@ -146,9 +146,7 @@ def _logging_controls(evidence: Evidence) -> list[Control]:
     metadata_only = Control(
         "aws.logging.metadata_only", titles["aws.logging.metadata_only"], *_delivery_flags_verdict(config)
     )
-    extra = [name for name in ("s3Config",) if config.get(name)]
-    if cloudwatch.get("largeDataDeliveryS3Config"):
-        extra.append("cloudWatchConfig.largeDataDeliveryS3Config")
+    extra = payload_destinations(config)
     only = Control(
         "aws.logging.cloudwatch_only",
         titles["aws.logging.cloudwatch_only"],
