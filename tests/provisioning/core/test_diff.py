@@ -25,9 +25,9 @@ from provisioning.core.diff import Action, compare_endpoint
 from provisioning.core.kinds import inference_endpoints as endpoints
 from provisioning.core.kinds.ownership import LEDGER_NAME, ledger_body
 from provisioning.core.model import DesiredState
+from provisioning.core.outcome import Applied
 from provisioning.core.plan import PlanOptions
 from provisioning.core.planning import ClusterState, make_plan, plan_from_state
-from provisioning.core.outcome import Applied
 from provisioning.render import View, emit
 from provisioning.render.json import plan_document
 from provisioning.render.text import plan_text
