@@ -22,7 +22,10 @@ def _json(document: Callable[[Any], dict[str, Any]]) -> Renderer:
 
 
 def _markdown(render: Callable[[Any, View], str]) -> Renderer:
-    return lambda report, out, view: out.write(render(report, view))
+    def write(report: Any, out: IO[str], view: View) -> None:
+        out.write(render(report, view))
+
+    return write
 
 
 def _text(render: Callable[[Any, IO[str]], None]) -> Renderer:

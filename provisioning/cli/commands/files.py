@@ -31,7 +31,7 @@ class RegionChoice(click.Choice[str]):
     def __init__(self) -> None:
         super().__init__((), case_sensitive=True)
 
-    @property  # type: ignore[override]
+    @property
     def choices(self) -> tuple[str, ...]:
         return _catalog_regions()
 

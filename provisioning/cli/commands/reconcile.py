@@ -21,9 +21,10 @@ from provisioning.core.errors import EXIT_ERROR, EXIT_OK
 from provisioning.render import View, emit
 
 if TYPE_CHECKING:
-    from provisioning.cli.fanout import Outcome, Target
+    from provisioning.cli.fanout import Target
     from provisioning.core.apply import Stop
     from provisioning.core.model import DesiredState
+    from provisioning.core.outcome import ClusterOutcome as Outcome
     from provisioning.core.plan import Plan, PlanOptions
 
 
@@ -75,7 +76,8 @@ def plan(
     """
     from provisioning.adapters.credentials import describe_source
     from provisioning.adapters.file_loader import load_file
-    from provisioning.cli.fanout import Outcome, _finish, _for_each, _secrets, _targets
+    from provisioning.cli.fanout import _finish, _for_each, _secrets, _targets
+    from provisioning.core.outcome import ClusterOutcome as Outcome
     from provisioning.core.plan import PlanOptions
 
     desired = load_file(file_)
@@ -141,11 +143,12 @@ def apply(
     """
     from provisioning.adapters.credentials import describe_source
     from provisioning.adapters.file_loader import load_file
-    from provisioning.cli.fanout import Outcome, _finish, _for_each, _targets
+    from provisioning.cli.fanout import _finish, _for_each, _targets
     from provisioning.core.apply import Stop, apply_plan
     from provisioning.core.errors import PlanError
     from provisioning.core.lock import ApplyLock
     from provisioning.core.outcome import Applied
+    from provisioning.core.outcome import ClusterOutcome as Outcome
     from provisioning.core.plan import PlanOptions
     from provisioning.core.planning import make_plan
     from provisioning.render.text import BarProgress, progress_for
