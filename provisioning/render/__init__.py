@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import IO
 
 # Report type name -> the formats `emit` renders it in, the default first. tests/provisioning/render checks
-# that this table and the renderers in render/emit.py agree.
+# that this table and the renderers in render/dispatch.py agree.
 FORMATS: dict[str, tuple[str, ...]] = {
     "Plan": ("text", "json", "markdown"),
     "Applied": ("text", "json"),
@@ -41,7 +41,7 @@ def formats(report: str) -> tuple[str, ...]:
 
 def emit(report: object, fmt: str, out: IO[str], view: View | None = None) -> None:
     """Print `report` in `fmt` to `out`."""
-    from provisioning.render.emit import renderer
+    from provisioning.render.dispatch import renderer
 
     renderer(type(report), fmt)(report, out, view or View())
 

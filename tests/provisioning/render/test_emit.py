@@ -11,7 +11,7 @@ from click.testing import CliRunner
 
 from provisioning.cli.app import cli
 from provisioning.render import FORMATS
-from provisioning.render.emit import RENDERERS
+from provisioning.render.dispatch import RENDERERS
 
 HEAVY = ("boto3", "botocore", "elasticsearch", "elastic_transport", "rich")
 
