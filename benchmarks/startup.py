@@ -43,9 +43,9 @@ def main() -> None:
         median_seconds(argv, 1)
         medians[name] = median_seconds(argv, runs)
     click_time = medians["python -c 'import click'"]
-    print(f"{'command':<28} {'median ms':>10} {'x import click':>15}")  # noqa: T201
+    print(f"{'command':<28} {'median ms':>10} {'x import click':>15}")
     for name, seconds in medians.items():
-        print(f"{name:<28} {seconds * 1000:>10.1f} {seconds / click_time:>15.2f}")  # noqa: T201
+        print(f"{name:<28} {seconds * 1000:>10.1f} {seconds / click_time:>15.2f}")
 
 
 if __name__ == "__main__":
