@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from typing import Any, Literal
+from typing import Literal
 
 from catalog.models import Catalog, CatalogModel, Preset
 
@@ -55,14 +55,6 @@ class Assessment:
             return f"{name} is Legacy on Bedrock, EOL {eol}; {move}"
         return f"{name} is Active on Bedrock"
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "model": self.model,
-            "state": self.state,
-            "eol_date": self.eol_date.isoformat() if self.eol_date else None,
-            "successor": self.successor,
-        }
-
 
 def assess(model: str, catalog: Catalog, on: date) -> Assessment:
     entry = catalog.model(model)
@@ -94,9 +86,6 @@ class Finding:
     level: Literal["refuse", "warn", "note"]
     assessment: Assessment
     message: str
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"endpoint": self.endpoint, "level": self.level, **self.assessment.to_dict(), "message": self.message}
 
 
 def endpoint_findings(endpoints: Iterable[tuple[str, str, bool]], catalog: Catalog, on: date) -> tuple[Finding, ...]:
@@ -139,15 +128,6 @@ class PresetResolution:
         target = f"{self.model} (model set by the file)" if self.overridden else self.model
         elastic = f" ({self.elastic})" if self.elastic else ""
         return f"preset {self.preset} -> {target}{elastic}; endpoint {self.endpoint}"
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "endpoint": self.endpoint,
-            "preset": self.preset,
-            "model": self.model,
-            "overridden": self.overridden,
-            "elastic": self.elastic,
-        }
 
 
 def resolve_presets(

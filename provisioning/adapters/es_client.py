@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Any
+from typing import Any, Self
 
 from elastic_transport import ApiResponse, SerializationError, TlsError
 from elasticsearch import (
@@ -111,6 +111,13 @@ class EsClient:
 
     def close(self) -> None:
         self._es.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        """`with context.connect(settings) as client:` closes the connections however the block ends."""
+        self.close()
 
     @property
     def warnings(self) -> list[str]:

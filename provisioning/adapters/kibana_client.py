@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Self
 
 import urllib3
 
@@ -132,3 +132,10 @@ class KibanaClient:
 
     def close(self) -> None:
         self._http.clear()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        """`with context.connect(settings) as client:` closes the connections however the block ends."""
+        self.close()

@@ -15,20 +15,39 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from provisioning import __version__
 from provisioning.adapters import redact
-from provisioning.adapters.credentials import BedrockCredentials, resolve
-from provisioning.adapters.es_client import EsClient
-from provisioning.adapters.kibana_client import KibanaClient, kibana_settings
 from provisioning.adapters.retry import DEFAULT_TIMEOUT
-from provisioning.adapters.settings import ConnectionSettings
+from provisioning.core.defaults import DEFAULT_SETTLE
 from provisioning.core.errors import EXIT_ERROR, EXIT_OK, ManagedLlmError
-from provisioning.core.lock import DEFAULT_SETTLE
-from provisioning.core.model import DesiredState
+from provisioning.render import formats
+
+# Only types here: the clients (elasticsearch, urllib3), the settings and the model (pydantic) load when a
+# command first needs them, so `--help` and `validate` start fast (benchmarks/startup.py).
+FC = TypeVar("FC", bound=Callable[..., Any])
+
+if TYPE_CHECKING:
+    from provisioning.adapters.credentials import BedrockCredentials
+    from provisioning.adapters.es_client import EsClient
+    from provisioning.adapters.kibana_client import KibanaClient
+    from provisioning.adapters.settings import ConnectionSettings
+    from provisioning.core.model import DesiredState
+
+
+def _es_client(settings: ConnectionSettings) -> EsClient:
+    from provisioning.adapters.es_client import EsClient
+
+    return EsClient(settings)
+
+
+def _kibana_client(settings: ConnectionSettings) -> KibanaClient:
+    from provisioning.adapters.kibana_client import KibanaClient
+
+    return KibanaClient(settings)
 
 
 @dataclass
@@ -36,11 +55,11 @@ class CliContext:
     """What commands need from the outside world; tests inject their own (environment, client factory)."""
 
     environ: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
-    connect: Callable[[ConnectionSettings], EsClient] = EsClient
+    connect: Callable[[ConnectionSettings], EsClient] = _es_client
     read_secret: Callable[[str], str] | None = None
     # How often smoke --check-logs polls CloudWatch Logs.
     poll_interval: float = 5.0
-    connect_kibana: Callable[[ConnectionSettings], KibanaClient] = KibanaClient
+    connect_kibana: Callable[[ConnectionSettings], KibanaClient] = _kibana_client
     # Set by --timeout and --allow-http on the commands that talk to a cluster.
     timeout: float = DEFAULT_TIMEOUT
     allow_http: bool = False
@@ -53,18 +72,24 @@ class CliContext:
         """Kibana's connector list is read only when the file has a kibana section."""
         if desired.kibana is None:
             return None
+        from provisioning.adapters.kibana_client import kibana_settings
+
         return self.connect_kibana(
             _warn_about(kibana_settings(self.environ, timeout=self.timeout, allow_http=self.allow_http), "KIBANA")
         )
 
     def settings(self, es_url: str | None) -> ConnectionSettings:
         """Elasticsearch connection settings from this context's environment and transport options."""
+        from provisioning.adapters.settings import ConnectionSettings
+
         settings = ConnectionSettings.from_environment(
             self.environ, es_url, timeout=self.timeout, allow_http=self.allow_http
         )
         return _warn_about(settings, "ELASTICSEARCH")
 
     def credentials(self, desired: DesiredState) -> Callable[[], BedrockCredentials]:
+        from provisioning.adapters.credentials import resolve
+
         return lambda: resolve(desired, self.environ, self.read_secret)
 
 
@@ -144,19 +169,15 @@ file_option = click.option(
 )
 
 
-output_option = click.option(
-    "-o", "--output", type=click.Choice(["text", "json"]), default="text", show_default=True, help="Output format."
-)
+def output_option(report: str, help_text: str = "Output format.") -> Callable[[FC], FC]:
+    """`-o/--output` offering exactly the formats `emit` renders `report` in (provisioning/render)."""
+    choices = formats(report)
+    return click.option(
+        "-o", "--output", type=click.Choice(choices), default=choices[0], show_default=True, help=help_text
+    )
 
 
-markdown_output_option = click.option(
-    "-o",
-    "--output",
-    type=click.Choice(["text", "json", "markdown"]),
-    default="text",
-    show_default=True,
-    help="Output format (markdown: a pull-request comment).",
-)
+MARKDOWN_HELP = "Output format (markdown: a pull-request comment)."
 
 
 cluster_option = click.option("--cluster", help="Only this cluster of the file's clusters.")
@@ -217,18 +238,21 @@ allow_http_option = click.option(
 )
 
 
-def transport_options(command: Callable[..., Any]) -> Callable[..., Any]:
+def transport_options(command: FC) -> FC:
     """--timeout and --allow-http, on every command that talks to a cluster."""
     return timeout_option(allow_http_option(command))
 
 
-def plan_options(command: Callable[..., Any]) -> Callable[..., Any]:
-    """The options plan and apply share, in the order --help lists them."""
-    for option in reversed(
-        (file_option, markdown_output_option, es_url_option, prune_option, adopt_option, force_option)
-    ):
-        command = option(command)
-    return transport_options(command)
+def plan_options(report: str, help_text: str) -> Callable[[FC], FC]:
+    """The options plan and apply share, in the order --help lists them; each renders its own formats."""
+
+    def decorate(command: FC) -> FC:
+        output = output_option(report, help_text)
+        for option in reversed((file_option, output, es_url_option, prune_option, adopt_option, force_option)):
+            command = option(command)
+        return transport_options(command)
+
+    return decorate
 
 
 @click.group(cls=ManagedLlmGroup, context_settings={"help_option_names": ["-h", "--help"]})

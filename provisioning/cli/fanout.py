@@ -6,28 +6,26 @@ from __future__ import annotations
 
 import dataclasses
 import io
-import json
 import sys
 import traceback
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING
 
 import click
 
 from provisioning.adapters import redact
-from provisioning.adapters.es_client import EsClient
-from provisioning.adapters.settings import ConnectionSettings
-from provisioning.cli.app import (
-    CliContext,
-    internal_error,
-)
-from provisioning.core.apply import ApplyReport
+from provisioning.cli.app import CliContext, internal_error
 from provisioning.core.errors import EXIT_ERROR, ConfigError, ManagedLlmError
-from provisioning.core.model import DesiredState
-from provisioning.core.plan import Plan, worst_exit_code
-from provisioning.render.markdown import cell
+from provisioning.core.outcome import ClusterOutcome as Outcome
+from provisioning.core.outcome import Clusters
+from provisioning.core.plan import worst_exit_code
+from provisioning.render import emit
+
+if TYPE_CHECKING:
+    from provisioning.adapters.settings import ConnectionSettings
+    from provisioning.core.model import DesiredState
 
 MAX_PARALLEL_CLUSTERS = 4
 
@@ -38,16 +36,6 @@ class Target:
 
     name: str | None
     context: CliContext
-
-
-@dataclass(frozen=True)
-class Outcome:
-    name: str | None
-    exit_code: int
-    plan: Plan | None = None
-    report: ApplyReport | None = None
-    error: str | None = None
-    output: str = ""
 
 
 def _targets(context: CliContext, desired: DesiredState, only: str | None, es_url: str | None) -> list[Target]:
@@ -95,47 +83,19 @@ def _secrets(environ: Mapping[str, str]) -> list[str]:
     return [v for k, v in environ.items() if redact.is_secret_variable(k)]
 
 
-def _finish(
-    outcomes: list[Outcome], output: str, document: Callable[[Outcome], dict[str, Any]], plan_codes: bool
-) -> int:
-    """Print what several clusters produced, in order, then the combined verdict."""
+def _finish(outcomes: list[Outcome], output: str, plan_codes: bool) -> int:
+    """Print what several clusters produced, in order, then the combined verdict (one cluster printed already)."""
     code = worst_exit_code([o.exit_code for o in outcomes]) if plan_codes else max(o.exit_code for o in outcomes)
-    if len(outcomes) == 1:
-        return code
-    if output == "json":
-        combined = {"format_version": 1, "clusters": [document(o) for o in outcomes], "exit_code": code}
-        sys.stdout.write(json.dumps(combined, indent=2) + "\n")
-        return code
-    for outcome in outcomes:
-        if output == "text":
-            sys.stdout.write(f"== cluster {outcome.name} ==\n")
-        sys.stdout.write(outcome.output)
-        if outcome.error is not None:
-            line = f"error: {outcome.error}"
-            sys.stdout.write(
-                f"> :x: cluster `{outcome.name}`: {cell(line)}\n\n" if output == "markdown" else line + "\n"
-            )
-    verdicts = ", ".join(f"{o.name} exit {o.exit_code}" + (" (error)" if o.error else "") for o in outcomes)
-    sys.stdout.write(f"Clusters: {verdicts}; exit {code}.\n")
+    if len(outcomes) > 1:
+        emit(Clusters(tuple(outcomes), code), output, sys.stdout)
     return code
 
 
-def _document(outcome: Outcome) -> dict[str, Any]:
-    return {
-        "name": outcome.name,
-        "exit_code": outcome.exit_code,
-        "error": outcome.error,
-        "plan": outcome.plan.to_dict() if outcome.plan is not None else None,
-        "apply": outcome.report.to_dict() if outcome.report is not None else None,
-    }
-
-
-def _connect(
+def _one_target(
     context: CliContext, desired: DesiredState, es_url: str | None, cluster: str | None
-) -> tuple[ConnectionSettings, EsClient]:
+) -> ConnectionSettings:
     """The one cluster a command works on: the single-cluster form, or `--cluster NAME` of the file's clusters."""
     targets = _targets(context, desired, cluster, es_url)
     if len(targets) > 1:
         raise ConfigError(f"the file declares {len(targets)} clusters: choose one with --cluster NAME")
-    settings = targets[0].context.settings(es_url)
-    return settings, context.connect(settings)
+    return targets[0].context.settings(es_url)

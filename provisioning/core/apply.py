@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Protocol
 
+from provisioning.core.defaults import DEFAULT_CONCURRENCY
 from provisioning.core.diff import Action, Change, compare_endpoint
 from provisioning.core.errors import EXIT_ERROR, EXIT_OK, AlreadyExists, ManagedLlmError, PlanError, PrivilegeError
 from provisioning.core.kinds import inference_endpoints as endpoints
@@ -34,14 +35,13 @@ from provisioning.core.kinds.ownership import LEDGER_NAME, Claim, Ledger, ledger
 from provisioning.core.kinds.role_mappings import RoleMappingSpec
 from provisioning.core.lock import ApplyLock, LockLost
 from provisioning.core.model import DesiredState
-from provisioning.core.plan import Plan, change_to_dict
+from provisioning.core.plan import Plan
 from provisioning.core.planning import ClusterReader, ClusterState, KibanaReader, plan_from_state
 
 if TYPE_CHECKING:
     # Only a type: the keys are resolved outside the core (adapters.credentials) and handed in as `credentials`.
     from provisioning.adapters.credentials import BedrockCredentials
 
-DEFAULT_CONCURRENCY = 4
 REQUIRED_PRIVILEGES = ("manage_inference", "manage_security")
 
 
@@ -125,26 +125,6 @@ class ApplyReport:
             return f"{text}; converged"
         remaining = f" ({self.final_plan.summary()})" if self.final_plan is not None else ""
         return f"{text}; not converged{remaining}"
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "format_version": 1,
-            "target": self.target,
-            "results": [
-                {
-                    **change_to_dict(r.change),
-                    "status": r.status.value,
-                    "error": r.error,
-                    "seconds": round(r.seconds, 3),
-                }
-                for r in self.results
-            ],
-            "ownership_ledger_writes": self.ledger_writes,
-            "converged": self.converged,
-            "interrupted": self.interrupted,
-            "remaining": None if self.final_plan is None else self.final_plan.to_dict()["changes"],
-            "exit_code": self.exit_code,
-        }
 
 
 def apply_plan(

@@ -38,6 +38,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
+from provisioning.core.defaults import DEFAULT_SETTLE, DEFAULT_TTL
 from provisioning.core.errors import ManagedLlmError, PlanError
 from provisioning.core.kinds.ownership import (
     LEDGER_NAME,
@@ -49,9 +50,6 @@ from provisioning.core.kinds.ownership import (
     merge_claims,
     read_ledger,
 )
-
-DEFAULT_TTL = 300.0
-DEFAULT_SETTLE = 0.25
 
 
 class LockHeld(ManagedLlmError):

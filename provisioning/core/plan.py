@@ -10,16 +10,12 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from catalog.lifecycle import Finding, PresetResolution
-from provisioning import __version__
 from provisioning.core.diff import Action, Change, Diff
 from provisioning.core.errors import EXIT_CHANGES, EXIT_ERROR, EXIT_OK
 from provisioning.core.kinds.kibana_connectors import ConnectorStatus, State
-from provisioning.core.kinds.ownership import LEDGER_NAME, Lease
-
-FORMAT_VERSION = 1
+from provisioning.core.kinds.ownership import Lease
 
 
 def worst_exit_code(codes: list[int]) -> int:
@@ -145,58 +141,3 @@ class Plan:
         if self.blocked:
             extras.append(f"{len(self.blocked)} blocked")
         return text + (f"; {', '.join(extras)}" if extras else "")
-
-    def to_dict(self) -> dict[str, Any]:
-        """The `--output json` document (format_version 1; fields are only ever added)."""
-        return {
-            "format_version": FORMAT_VERSION,
-            "tool": {"name": "managed-llm", "version": __version__},
-            "target": self.target,
-            "cluster": {"version": self.cluster_version, "refusals": list(self.refusals)},
-            "options": {
-                "prune": self.options.prune,
-                "adopt": self.options.adopt,
-                "force_replace": self.options.force_replace,
-            },
-            "summary": {a.value: n for a, n in self.counts.items()} | {"blocked": len(self.blocked)},
-            "changes": [change_to_dict(c) for c in self.changes],
-            "kept_without_prune": [{"kind": k, "id": i} for k, i in self.diff.kept],
-            "kibana_connectors": [
-                {
-                    "id": s.spec.id,
-                    "name": s.spec.name,
-                    "endpoint": s.spec.inference_id,
-                    "state": s.state.value,
-                    "detail": s.detail,
-                }
-                for s in self.kibana
-            ],
-            "ownership_ledger": {
-                "name": LEDGER_NAME,
-                "before": sorted(self.diff.ledger_before),
-                "after": sorted(self.diff.ledger_after),
-                "pending_before": sorted(self.diff.pending_before),
-                "pending_confirmed": sorted(self.diff.pending_confirmed),
-                "lock": None
-                if self.lock is None
-                else {k: v for k, v in self.lock.to_metadata().items() if k != "token"},
-            },
-            "lifecycle": [f.to_dict() for f in self.lifecycle],
-            "presets": [p.to_dict() for p in self.presets],
-            "exit_code": self.exit_code,
-        }
-
-
-def change_to_dict(change: Change) -> dict[str, Any]:
-    references = change.references
-    return {
-        "kind": change.kind,
-        "id": change.id,
-        "action": change.action.value,
-        "reason": change.reason,
-        "fields": [{"path": f.path, "before": f.before, "after": f.after} for f in change.fields],
-        "references": None
-        if references is None
-        else {"pipelines": list(references.pipelines), "indexes": list(references.indexes), "known": references.known},
-        "blocked": change.blocked,
-    }

@@ -17,7 +17,7 @@ from provisioning.core.model import DesiredState
 from provisioning.core.planning import ClusterReader
 from provisioning.core.stack_outputs import StackOutputs
 from provisioning.ops.invocation_logs import MAX_LOG_EVENTS
-from provisioning.ops.verify import Evidence, log_group_name
+from provisioning.ops.verify import Evidence, VerifyReport, evaluate, log_group_name
 
 RECENT = timedelta(hours=24)
 T = TypeVar("T")
@@ -62,3 +62,10 @@ def gather(
         es_url=partial.es_url,
         ca_certs=partial.ca_certs,
     )
+
+
+def verify(
+    desired: DesiredState, stack: StackOutputs, cluster: ClusterReader, settings: ConnectionSettings
+) -> VerifyReport:
+    """The `verify` report: gather the evidence, then judge it."""
+    return evaluate(gather(desired, stack, cluster, settings))

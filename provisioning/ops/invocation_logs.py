@@ -51,3 +51,13 @@ def body_fields(record: Mapping[str, Any]) -> list[str]:
 def has_body(record: Mapping[str, Any]) -> bool:
     """Whether an invocation record carries prompt or output content, inline or as an S3 path."""
     return bool(body_fields(record))
+
+
+def log_group_name(declared: str | None, logging_config: object) -> str | None:
+    """The invocation log group: the one the stack declares, else the one Bedrock's logging configuration names."""
+    if declared:
+        return declared
+    if isinstance(logging_config, Mapping):
+        found = (logging_config.get("cloudWatchConfig") or {}).get("logGroupName")
+        return found if isinstance(found, str) and found else None
+    return None

@@ -22,8 +22,10 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
-from catalog.models import Catalog, CatalogModel, ModelIdError, Price, parse_model_id
-from provisioning.core.errors import EXIT_ERROR, EXIT_OK
+from catalog.models import Catalog, CatalogModel, ModelIdError, Price, load_catalog, parse_model_id
+from provisioning.core.errors import EXIT_ERROR, EXIT_OK, ConfigError
+from provisioning.core.model import DesiredState
+from provisioning.core.stack_outputs import StackOutputs
 
 LIFECYCLE_STATUSES = ("ACTIVE", "LEGACY")
 # Server strings end up in tables and pull-request comments: shown clipped and printable only.
@@ -74,12 +76,6 @@ class Dated:
         if self.live is not None and self.catalog is not None and self.live != self.catalog:
             return f"{self.live} (catalog: {self.catalog})"
         return str(self.value)
-
-    def to_dict(self) -> dict[str, str | None]:
-        return {
-            "bedrock": None if self.live is None else self.live.isoformat(),
-            "catalog": None if self.catalog is None else self.catalog.isoformat(),
-        }
 
 
 @dataclass(frozen=True)
@@ -147,36 +143,6 @@ class ModelRow:
             found.append(f"{self.model}: no access ({self.access_reason})")
         return found
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "model": self.model,
-            "name": self.name,
-            "foundation_model_id": self.foundation_model_id,
-            "task_types": list(self.task_types),
-            "us_profile": None
-            if self.us_profile is None
-            else {
-                "id": self.us_profile,
-                "regions": None if self.profile_regions is None else list(self.profile_regions),
-            },
-            "listed_by_bedrock": self.listed,
-            "lifecycle": {
-                "state": self.state,
-                "bedrock": self.live_status,
-                "catalog": self.catalog_state,
-                "legacy": self.legacy.to_dict(),
-                "public_extended_access": self.public_extended_access.to_dict(),
-                "eol": self.eol.to_dict(),
-                "successor": self.successor,
-            },
-            "access": {"state": self.access.value, "reason": self.access_reason or None},
-            "price_per_million": None
-            if self.price is None
-            else {"input": self.price.input, "output": self.price.output},
-            "used_by": list(self.used_by),
-            "problems": self.problems(),
-        }
-
 
 @dataclass(frozen=True)
 class ModelsReport:
@@ -205,17 +171,6 @@ class ModelsReport:
         if unknown:
             return f"the {len(used)} model(s) in use are current; access of {unknown} unknown"
         return f"the {len(used)} model(s) in use are current and accessible"
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "format_version": 1,
-            "region": self.region,
-            "today": self.today.isoformat(),
-            "models": [r.to_dict() for r in self.rows],
-            "notes": list(self.notes),
-            "failures": self.failures,
-            "exit_code": self.exit_code,
-        }
 
 
 def shown(text: object) -> str:
@@ -378,3 +333,21 @@ def read_models(region: str, catalog: Catalog, used: Mapping[str, Sequence[str]]
     unknown = {access_of(a, region) for a in availability.values() if isinstance(a, str)}
     notes = sorted(f"access unknown: {reason}" for state, reason in unknown if state is Access.UNKNOWN)
     return join(catalog, LiveView(region, models, profiles, availability), used, today, notes)
+
+
+def models_in_use(
+    desired: DesiredState | None, stack: StackOutputs | None, region: str | None, today: date
+) -> ModelsReport:
+    """The `models` report: region (given, else the stack's, else the file's, else the catalog's default, and
+    a US region), and which models the file's endpoints and the stack's allow-list use."""
+    catalog = load_catalog()
+    file_region = desired.bedrock.region if desired is not None and desired.bedrock is not None else None
+    region = region or (stack.region if stack is not None else None) or file_region or catalog.regions.default
+    if region not in catalog.regions.allowed:
+        raise ConfigError(f"region {region!r}: managed-llm works in {', '.join(catalog.regions.allowed)} only")
+    used: dict[str, list[str]] = {}
+    for model in sorted({e.model for e in desired.inference_endpoints} if desired is not None else set()):
+        used.setdefault(model, []).append("file")
+    for model in sorted(set(stack.models or ()) if stack is not None else set()):
+        used.setdefault(model, []).append("stack")
+    return read_models(region, catalog, used, today)

@@ -19,7 +19,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any, Protocol
+from typing import Protocol
 
 from catalog.models import Catalog, load_catalog
 from provisioning.adapters.credentials import BedrockCredentials
@@ -67,24 +67,6 @@ class RotationReport:
     def exit_code(self) -> int:
         ok = all(r.key is KeyStatus.UPDATED and r.smoke is Verdict.PASS for r in self.results)
         return EXIT_OK if ok else EXIT_ERROR
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "format_version": 1,
-            "credentials": self.source,
-            "cluster_version": self.cluster_version,
-            "endpoints": [
-                {
-                    "id": r.endpoint_id,
-                    "key": r.key.value,
-                    "smoke": r.smoke.value if r.smoke else None,
-                    "detail": r.detail,
-                    "seconds": round(r.seconds, 3),
-                }
-                for r in self.results
-            ],
-            "exit_code": self.exit_code,
-        }
 
 
 def owned_bedrock_endpoints(state: ClusterState) -> list[tuple[str, str, str]]:

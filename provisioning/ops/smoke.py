@@ -16,10 +16,11 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any, Protocol
 
-from provisioning.core.errors import EXIT_ERROR, EXIT_OK, ManagedLlmError
+from provisioning.core.errors import EXIT_ERROR, EXIT_OK, ConfigError, ManagedLlmError
 from provisioning.core.inference_stream import StreamResult
 from provisioning.core.model import InferenceEndpoint
-from provisioning.ops.invocation_logs import body_fields, has_body, invocation_records
+from provisioning.core.stack_outputs import StackOutputs
+from provisioning.ops.invocation_logs import MAX_LOG_EVENTS, body_fields, has_body, invocation_records, log_group_name
 
 MAX_TOKENS = 16
 # Fields every invocation record must carry (Elastic: "timestamp, model used, region, and request status").
@@ -78,27 +79,6 @@ class SmokeReport:
             c.verdict is Verdict.FAIL for c in self.log_checks
         )
         return EXIT_ERROR if failed or not self.results else EXIT_OK
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "format_version": 1,
-            "canary": self.canary,
-            "endpoints": [
-                {
-                    "id": r.endpoint_id,
-                    "task_type": r.task_type,
-                    "model": r.model,
-                    "status": r.verdict.value,
-                    "seconds": round(r.seconds, 3),
-                    "detail": r.detail,
-                }
-                for r in self.results
-            ],
-            "log_checks": [
-                {"check": c.name, "status": c.verdict.value, "evidence": c.evidence} for c in self.log_checks
-            ],
-            "exit_code": self.exit_code,
-        }
 
 
 def prompt(canary: str) -> str:
@@ -205,3 +185,35 @@ def _after(record: Mapping[str, Any], started: datetime) -> bool:
     except ValueError:
         return False
     return moment >= started - SKEW
+
+
+def smoke_test(
+    client: Inference,
+    endpoints: Sequence[InferenceEndpoint],
+    stack: StackOutputs | None,
+    *,
+    log_timeout: float,
+    poll_interval: float,
+    on_wait: Callable[[int, int, float], None] | None = None,
+) -> SmokeReport:
+    """Call every endpoint once; with `stack` (--check-logs), then prove the calls were logged as metadata only."""
+    canary, started = new_canary(), datetime.now(UTC)
+    results = run_smoke(client, endpoints, canary)
+    if stack is None:
+        return SmokeReport(canary, results)
+    from provisioning.adapters import aws
+
+    region = stack.region
+    group = log_group_name(stack.log_group_name, None if stack.log_group_name else aws.logging_configuration(region))
+    if group is None:
+        raise ConfigError("--check-logs: no invocation log group known (pass --stack-outputs)")
+    checks = check_logs(
+        lambda start, end: aws.log_events(group, region, start, end, limit=MAX_LOG_EVENTS),
+        [r.model for r in results if r.verdict is Verdict.PASS],
+        canary,
+        started,
+        timeout=log_timeout,
+        poll_interval=poll_interval,
+        on_wait=on_wait,
+    )
+    return SmokeReport(canary, results, checks)

@@ -7,16 +7,16 @@ whole UTC days from the start of `--since`'s day to `--until`; a model with no d
 
 from __future__ import annotations
 
-import csv
-import io
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from catalog.models import Price
+from catalog.models import Price, load_catalog
 from provisioning.core.errors import ConfigError
+from provisioning.core.model import DesiredState
+from provisioning.core.stack_outputs import StackOutputs
 
 DAY_SECONDS = 86400
 # CloudWatch keeps 1-day datapoints for 455 days.
@@ -138,57 +138,9 @@ class UsageReport:
     def total_cost(self) -> float:
         return sum(m.cost() or 0.0 for m in self.models)
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "format_version": 1,
-            "region": self.region,
-            "start": self.start.isoformat(),
-            "end": self.end.isoformat(),
-            "currency": "USD",
-            "prices": self.price_source,
-            "models": [
-                {
-                    "model": m.model,
-                    "price_per_million": None
-                    if m.price is None
-                    else {"input": m.price.input, "output": m.price.output},
-                    "days": [_day_dict(d, m.cost(d)) for d in m.days],
-                    "totals": _totals(m),
-                }
-                for m in self.models
-            ],
-            "totals": {**{f: self.total(f) for f in _FIELDS}, "cost_usd": round(self.total_cost(), 6)},
-        }
 
-    def to_csv(self) -> str:
-        out = io.StringIO()
-        writer = csv.writer(out, lineterminator="\n")
-        writer.writerow(["model", "day", *_FIELDS, "cost_usd"])
-        for m in self.models:
-            for d in m.days:
-                cost = m.cost(d)
-                writer.writerow([m.model, d.day.isoformat(), *(getattr(d, f) for f in _FIELDS), _money(cost)])
-        return out.getvalue()
-
-
-_FIELDS = ("invocations", "errors", "throttles", "input_tokens", "output_tokens")
-
-
-def _money(value: float | None) -> str:
-    return "" if value is None else f"{value:.6f}"
-
-
-def _day_dict(day: Day, cost: float | None) -> dict[str, Any]:
-    return {
-        "day": day.day.isoformat(),
-        **{f: getattr(day, f) for f in _FIELDS},
-        "cost_usd": None if cost is None else round(cost, 6),
-    }
-
-
-def _totals(model: ModelUsage) -> dict[str, Any]:
-    cost = model.cost()
-    return {**{f: model.total(f) for f in _FIELDS}, "cost_usd": None if cost is None else round(cost, 6)}
+# The per-day figures every output shows, in column order.
+FIELDS = ("invocations", "errors", "throttles", "input_tokens", "output_tokens")
 
 
 def aggregate(
@@ -228,3 +180,33 @@ def aggregate(
             )
         )
     return UsageReport(region, start, end, tuple(usage), price_source)
+
+
+def read_usage(
+    desired: DesiredState | None,
+    stack: StackOutputs | None,
+    region: str | None,
+    since: str,
+    until: str,
+    now: datetime,
+    file_label: str | None = None,
+) -> UsageReport:
+    """The usage report: region (given, else the stack's, else the catalog's default), models (the stack's
+    allow-list, else the file's and whatever CloudWatch has metrics for), prices (shipped, then the file's)."""
+    from provisioning.adapters import aws
+
+    catalog = load_catalog()
+    region = region or (stack.region if stack is not None else catalog.regions.default)
+    start, end = window(since, until, now)
+    if stack is not None and stack.models:
+        models = list(stack.models)
+    else:
+        declared = {e.model for e in desired.inference_endpoints} if desired is not None else set()
+        models = sorted(declared | set(aws.bedrock_metric_models(region)))
+    overrides = desired.prices if desired is not None else {}
+    prices = {**catalog.default_prices(), **overrides}
+    source = f"prices as of {catalog.prices.as_of} ({catalog.prices.source})" + (
+        f", overridden by {file_label}" if overrides else ""
+    )
+    results = aws.metric_data(region, build_queries(models), start, end) if models else {}
+    return aggregate(models, results, start, end, prices, region, source)

@@ -26,6 +26,7 @@ from provisioning.core.model import DesiredState
 from provisioning.core.plan import PlanOptions
 from provisioning.core.planning import ClusterState, plan_from_state
 from provisioning.core.stack_outputs import StackOutputs
+from provisioning.ops import invocation_logs
 from provisioning.ops.invocation_logs import body_fields, invocation_records
 
 INVOKE_ACTIONS = frozenset({"bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream"})
@@ -75,16 +76,6 @@ class VerifyReport:
         counts = {s: sum(1 for c in self.controls if c.status is s) for s in Status}
         return ", ".join(f"{counts[s]} {s.value}" for s in Status)
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "format_version": 1,
-            "controls": [
-                {"id": c.id, "title": c.title, "status": c.status.value, "evidence": c.evidence} for c in self.controls
-            ],
-            "summary": {s.value: sum(1 for c in self.controls if c.status is s) for s in Status},
-            "exit_code": self.exit_code,
-        }
-
 
 def evaluate(evidence: Evidence) -> VerifyReport:
     controls = [
@@ -101,12 +92,7 @@ def evaluate(evidence: Evidence) -> VerifyReport:
 
 def log_group_name(evidence: Evidence) -> str | None:
     """The group the stack declares, else the one Bedrock's logging configuration names."""
-    if evidence.stack.log_group_name:
-        return evidence.stack.log_group_name
-    config = evidence.logging_config
-    if isinstance(config, Mapping):
-        return (config.get("cloudWatchConfig") or {}).get("logGroupName")
-    return None
+    return invocation_logs.log_group_name(evidence.stack.log_group_name, evidence.logging_config)
 
 
 def _failing(titles: Mapping[str, str], evidence: str) -> list[Control]:

@@ -1,4 +1,4 @@
-"""`--output markdown`: plan, verify and usage as a compact pull-request comment.
+"""`--output markdown`: plan, verify, usage, models and several clusters as a compact pull-request comment.
 
 A summary line first, one table per kind, replaces and deletes in bold with a warning line, and the whole
 text cut to fit a comment (GitHub refuses bodies over 65,536 characters) with a note saying what was left
@@ -13,10 +13,12 @@ from datetime import UTC, datetime
 
 from provisioning.adapters.redact import redact
 from provisioning.core.diff import Action, Change
+from provisioning.core.outcome import Clusters
 from provisioning.core.plan import Plan
 from provisioning.ops.models_report import Access, ModelsReport
 from provisioning.ops.usage import UsageReport
 from provisioning.ops.verify import VerifyReport
+from provisioning.render.text import clusters_verdict
 
 # GitHub's limit for an issue or pull-request comment is 65,536 characters; keep room for a wrapper.
 COMMENT_LIMIT = 60_000
@@ -178,3 +180,14 @@ def models_markdown(report: ModelsReport) -> str:
     lines += [f"> :information_source: {cell(note)}" for note in report.notes]
     lines += [f"> :x: {cell(failure)}" for failure in report.failures]
     return fit(lines, what="models")
+
+
+def clusters_markdown(clusters: Clusters) -> str:
+    """Each cluster's comment in file order, a line for each that failed, then the combined verdict."""
+    parts = []
+    for outcome in clusters.outcomes:
+        parts.append(outcome.output)
+        if outcome.error is not None:
+            parts.append(f"> :x: cluster `{outcome.name}`: {cell(f'error: {outcome.error}')}\n\n")
+    parts.append(clusters_verdict(clusters))
+    return "".join(parts)

@@ -1,4 +1,4 @@
-"""Everything the user reads: plan and apply reports as text (rich) or JSON, and apply progress.
+"""`--output text`: every report as the user reads it in a terminal or a CI log (rich), and apply progress.
 
 Nothing else formats output. Specs hold no secrets by construction, so nothing rendered here can show
 one; credentials appear only as their source ("environment", "Secrets Manager secret <arn>").
@@ -6,7 +6,6 @@ one; credentials appear only as their source ("environment", "Secrets Manager se
 
 from __future__ import annotations
 
-import json
 import threading
 from collections.abc import Iterable
 from datetime import UTC, datetime
@@ -21,6 +20,7 @@ from rich.text import Text
 from provisioning.adapters.redact import redact
 from provisioning.core.apply import ApplyReport, ChangeResult, Status
 from provisioning.core.diff import Action, Change, FieldChange
+from provisioning.core.outcome import Clusters
 from provisioning.core.plan import Plan
 from provisioning.ops.models_report import Access, ModelsReport
 from provisioning.ops.rotate import RotationReport
@@ -160,10 +160,6 @@ def plan_text(plan: Plan, stream: IO[str], *, credentials_source: str | None = N
     out.print(f"Plan: {plan.summary()}.")
 
 
-def plan_json(plan: Plan, stream: IO[str]) -> None:
-    stream.write(json.dumps(plan.to_dict(), indent=2) + "\n")
-
-
 def apply_text(report: ApplyReport, stream: IO[str]) -> None:
     out = console(stream)
     if report.results:
@@ -188,10 +184,6 @@ def apply_text(report: ApplyReport, stream: IO[str]) -> None:
             out.print(f"kibana connector {connector.spec.id}: {connector.state.value}, {connector.detail}")
     verdict = "Apply complete" if report.exit_code == 0 else "Apply failed"
     out.print(f"{verdict}: {report.summary()}.")
-
-
-def apply_json(plan: Plan, report: ApplyReport, stream: IO[str]) -> None:
-    stream.write(json.dumps({"plan": plan.to_dict(), "apply": report.to_dict()}, indent=2) + "\n")
 
 
 class LineProgress:
@@ -392,8 +384,19 @@ def models_text(report: ModelsReport, stream: IO[str]) -> None:
     out.print(f"Models: {report.summary()}{'; FAILED' if report.exit_code else ''}.")
 
 
-def report_json(document: dict[str, Any], stream: IO[str]) -> None:
-    stream.write(json.dumps(document, indent=2) + "\n")
+def clusters_text(clusters: Clusters, stream: IO[str]) -> None:
+    """Each cluster's output under its name, in file order, then the combined verdict."""
+    for outcome in clusters.outcomes:
+        stream.write(f"== cluster {outcome.name} ==\n")
+        stream.write(outcome.output)
+        if outcome.error is not None:
+            stream.write(f"error: {outcome.error}\n")
+    stream.write(clusters_verdict(clusters))
+
+
+def clusters_verdict(clusters: Clusters) -> str:
+    verdicts = ", ".join(f"{o.name} exit {o.exit_code}" + (" (error)" if o.error else "") for o in clusters.outcomes)
+    return f"Clusters: {verdicts}; exit {clusters.exit_code}.\n"
 
 
 class LogWait:

@@ -1,27 +1,56 @@
-"""The commands that write or print files: `init`, `kibana-config`, `schema`, and `sandbox`."""
+"""The commands that write or print files: `init`, `kibana-config`, `schema`, and `sandbox`.
+
+What they work with is imported inside their bodies, so that `--help` loads none of it.
+"""
 
 from __future__ import annotations
 
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
-from catalog.models import load_catalog
-from provisioning.adapters.file_loader import load_file
-from provisioning.cli.app import (
-    cli,
-    file_option,
-)
+from provisioning.cli.app import cli, file_option
 from provisioning.core.errors import EXIT_OK, ConfigError
-from provisioning.core.kinds.kibana_connectors import desired_all as desired_connectors
-from provisioning.core.kinds.kibana_connectors import preconfigured_block, without_connector
-from provisioning.core.model import DesiredState
-from provisioning.ops.starter import starter, write_starter
-from provisioning.sandbox.run import run_sandbox
 
 DEFAULT_EXAMPLE = Path("examples/managed-llm.yaml")
+
+
+def _catalog_regions() -> tuple[str, ...]:
+    from catalog.models import load_catalog
+
+    return load_catalog().regions.allowed
+
+
+class RegionChoice(click.Choice[str]):
+    """The catalog's US regions, read when first asked for: loading the catalog (pydantic) at import time
+    would slow every command's start, `--help` included."""
+
+    def __init__(self) -> None:
+        super().__init__((), case_sensitive=True)
+
+    @property
+    def choices(self) -> tuple[str, ...]:
+        return _catalog_regions()
+
+    @choices.setter
+    def choices(self, _value: Any) -> None:
+        pass
+
+
+class CatalogDefault(click.Option):
+    """An option whose default is computed when needed, and shown in --help as its value, not "(dynamic)"."""
+
+    def get_default(self, ctx: click.Context, call: bool = True) -> Any:
+        return super().get_default(ctx, call=True)
+
+
+def _default_region() -> str:
+    from catalog.models import load_catalog
+
+    return load_catalog().regions.default
 
 
 @cli.command()
@@ -35,12 +64,7 @@ DEFAULT_EXAMPLE = Path("examples/managed-llm.yaml")
 )
 @click.option("--admin-group", required=True, help="Group (e.g. an LDAP DN) whose members get inference_admin.")
 @click.option("--user-realm", help="Realm whose users get inference_user (optional).")
-@click.option(
-    "--region",
-    type=click.Choice(list(load_catalog().regions.allowed)),
-    default=load_catalog().regions.default,
-    show_default=True,
-)
+@click.option("--region", cls=CatalogDefault, type=RegionChoice(), default=_default_region, show_default=True)
 @click.option("--force", is_flag=True, help="Overwrite existing files.")
 def init(file_: Path, admin_group: str, user_realm: str | None, region: str, force: bool) -> int:
     """Write a starter file (General Purpose LLM v1 and v2, an admin mapping) and print the stack config.
@@ -49,6 +73,9 @@ def init(file_: Path, admin_group: str, user_realm: str | None, region: str, for
 
     Example: managed-llm init --admin-group "cn=llm-admins,ou=groups,dc=example,dc=com"
     """
+    from provisioning.core.model import DesiredState
+    from provisioning.ops.starter import starter, write_starter
+
     made = starter(admin_group, region, user_realm, file_.name)
     for path in write_starter(file_, made, json.dumps(DesiredState.model_json_schema(), indent=2) + "\n", force=force):
         click.echo(f"wrote {path}")
@@ -70,6 +97,11 @@ def kibana_config(file_: Path) -> int:
 
     Example: managed-llm kibana-config -f managed-llm.yaml >> kibana.yml
     """
+    from catalog.models import load_catalog
+    from provisioning.adapters.file_loader import load_file
+    from provisioning.core.kinds.kibana_connectors import desired_all as desired_connectors
+    from provisioning.core.kinds.kibana_connectors import preconfigured_block, without_connector
+
     desired = load_file(file_)
     if desired.kibana is None:
         raise ConfigError(f"{file_}: no kibana section: nothing to configure")
@@ -83,6 +115,8 @@ def schema() -> int:
 
     Example: managed-llm schema > managed-llm.schema.json
     """
+    from provisioning.core.model import DesiredState
+
     click.echo(json.dumps(DesiredState.model_json_schema(), indent=2))
     return EXIT_OK
 
@@ -97,4 +131,7 @@ def sandbox(file_: Path) -> int:
 
     Example: managed-llm sandbox -f examples/managed-llm.yaml
     """
+    from provisioning.adapters.file_loader import load_file
+    from provisioning.sandbox.run import run_sandbox
+
     return run_sandbox(load_file(file_), sys.stdout)

@@ -1,64 +1,49 @@
-"""The operations commands: `verify`, `smoke`, `rotate-credentials`, `usage` and `models`."""
+"""The operations commands: `verify`, `smoke`, `rotate-credentials`, `usage` and `models`.
+
+Each parses its options, calls one function in provisioning/ops, emits the report and returns its exit code.
+What they work with is imported inside their bodies, so that `--help` loads none of it.
+"""
 
 from __future__ import annotations
 
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from catalog.models import load_catalog
-from provisioning.adapters import aws
-from provisioning.adapters.credentials import from_secret
-from provisioning.adapters.file_loader import load_file, load_stack_outputs
 from provisioning.cli.app import (
+    MARKDOWN_HELP,
     CliContext,
     cli,
     cluster_option,
     es_url_option,
     file_option,
-    markdown_output_option,
     output_option,
     pass_context,
     stack_outputs_option,
     transport_options,
 )
-from provisioning.cli.fanout import (
-    _connect,
-    _secrets,
-)
 from provisioning.core.errors import EXIT_OK, ConfigError
-from provisioning.core.model import DesiredState
-from provisioning.core.stack_outputs import StackOutputs, from_file
-from provisioning.ops.evidence import gather
-from provisioning.ops.invocation_logs import MAX_LOG_EVENTS
-from provisioning.ops.models_report import read_models
-from provisioning.ops.rotate import rotate
-from provisioning.ops.smoke import LogCheck, SmokeReport, Verdict, new_canary, run_smoke
-from provisioning.ops.smoke import check_logs as check_invocation_logs
-from provisioning.ops.usage import aggregate, build_queries, window
-from provisioning.ops.verify import evaluate
-from provisioning.render.markdown import models_markdown, usage_markdown, verify_markdown
-from provisioning.render.text import (
-    LogWait,
-    models_text,
-    report_json,
-    rotation_text,
-    smoke_text,
-    usage_text,
-    verify_text,
-)
+from provisioning.render import View, emit
+
+if TYPE_CHECKING:
+    from provisioning.core.model import DesiredState
+    from provisioning.core.stack_outputs import StackOutputs
 
 
 def _stack(desired: DesiredState, file_: Path, stack_outputs: Path | None) -> StackOutputs:
+    from provisioning.adapters.file_loader import load_stack_outputs
+    from provisioning.core.stack_outputs import from_file
+
     return load_stack_outputs(stack_outputs) if stack_outputs is not None else from_file(desired, str(file_))
 
 
 @cli.command()
 @file_option
 @stack_outputs_option
-@markdown_output_option
+@output_option("VerifyReport", MARKDOWN_HELP)
 @es_url_option
 @cluster_option
 @transport_options
@@ -73,26 +58,23 @@ def verify(
 
     Example: managed-llm verify -f managed-llm.yaml --stack-outputs stack-outputs.json
     """
+    from provisioning.adapters.file_loader import load_file
+    from provisioning.cli.fanout import _one_target, _secrets
+    from provisioning.ops.evidence import verify as verify_deployment
+
     desired = load_file(file_)
     stack = _stack(desired, file_, stack_outputs)
-    settings, client = _connect(context, desired, es_url, cluster)
-    try:
-        report = evaluate(gather(desired, stack, client, settings))
-    finally:
-        client.close()
-    if output == "json":
-        report_json(report.to_dict(), sys.stdout)
-    elif output == "markdown":
-        sys.stdout.write(verify_markdown(report, _secrets(context.environ)))
-    else:
-        verify_text(report, sys.stdout)
+    settings = _one_target(context, desired, es_url, cluster)
+    with context.connect(settings) as client:
+        report = verify_deployment(desired, stack, client, settings)
+    emit(report, output, sys.stdout, View(secrets=tuple(_secrets(context.environ))))
     return report.exit_code
 
 
 @cli.command()
 @file_option
 @stack_outputs_option
-@output_option
+@output_option("SmokeReport")
 @es_url_option
 @cluster_option
 @click.option("--check-logs", is_flag=True, help="Also prove the calls were logged as metadata only.")
@@ -122,46 +104,33 @@ def smoke(
 
     Example: managed-llm smoke -f managed-llm.yaml --stack-outputs stack-outputs.json --check-logs
     """
+    from provisioning.adapters.file_loader import load_file
+    from provisioning.cli.fanout import _one_target
+    from provisioning.ops.smoke import smoke_test
+    from provisioning.render.text import LogWait
+
     desired = load_file(file_)
     if not desired.inference_endpoints:
         raise ConfigError(f"{file_}: no inference endpoints to smoke-test")
     stack = _stack(desired, file_, stack_outputs) if check_logs else None
-    _, client = _connect(context, desired, es_url, cluster)
-    canary, started = new_canary(), datetime.now(UTC)
-    try:
-        results = run_smoke(client, desired.inference_endpoints, canary)
-    finally:
-        client.close()
-    checks: tuple[LogCheck, ...] = ()
-    if stack is not None:
-        group = stack.log_group_name or (aws.logging_configuration(stack.region) or {}).get("cloudWatchConfig", {}).get(
-            "logGroupName"
-        )
-        if not group:
-            raise ConfigError("--check-logs: no invocation log group known (pass --stack-outputs)")
-        region = stack.region
-        called = [r.model for r in results if r.verdict is Verdict.PASS]
-        checks = check_invocation_logs(
-            lambda start, end: aws.log_events(group, region, start, end, limit=MAX_LOG_EVENTS),
-            called,
-            canary,
-            started,
-            timeout=log_timeout,
+    settings = _one_target(context, desired, es_url, cluster)
+    with context.connect(settings) as client:
+        report = smoke_test(
+            client,
+            desired.inference_endpoints,
+            stack,
+            log_timeout=log_timeout,
             poll_interval=context.poll_interval,
             on_wait=LogWait(sys.stderr),
         )
-    report = SmokeReport(canary, results, checks)
-    if output == "json":
-        report_json(report.to_dict(), sys.stdout)
-    else:
-        smoke_text(report, sys.stdout)
+    emit(report, output, sys.stdout)
     return report.exit_code
 
 
 @cli.command("rotate-credentials")
 @file_option
 @stack_outputs_option
-@output_option
+@output_option("RotationReport")
 @es_url_option
 @cluster_option
 @transport_options
@@ -176,6 +145,11 @@ def rotate_credentials(
 
     Example: managed-llm rotate-credentials -f managed-llm.yaml --stack-outputs stack-outputs.json
     """
+    from provisioning.adapters.credentials import from_secret
+    from provisioning.adapters.file_loader import load_file
+    from provisioning.cli.fanout import _one_target
+    from provisioning.ops.rotate import rotate
+
     desired = load_file(file_)
     arn = _stack(desired, file_, stack_outputs).credentials_secret_arn
     if arn is None:
@@ -183,15 +157,10 @@ def rotate_credentials(
             "rotate-credentials: no credentials secret known (pass --stack-outputs or set bedrock.credentials)"
         )
     credentials = from_secret(arn, context.read_secret)
-    _, client = _connect(context, desired, es_url, cluster)
-    try:
+    settings = _one_target(context, desired, es_url, cluster)
+    with context.connect(settings) as client:
         report = rotate(client, credentials)
-    finally:
-        client.close()
-    if output == "json":
-        report_json(report.to_dict(), sys.stdout)
-    else:
-        rotation_text(report, sys.stdout)
+    emit(report, output, sys.stdout)
     return report.exit_code
 
 
@@ -201,9 +170,7 @@ def rotate_credentials(
 @click.option("--region", help="Bedrock region (default: the stack's, else the file's, else us-east-1).")
 @click.option("--since", default="7d", show_default=True, help="Start: a duration before now (7d, 24h) or an ISO date.")
 @click.option("--until", default="now", show_default=True, help="End: now, a duration before now, or an ISO date.")
-@click.option(
-    "-o", "--output", type=click.Choice(["text", "json", "csv", "markdown"]), default="text", show_default=True
-)
+@output_option("UsageReport")
 def usage(
     file_: Path | None, stack_outputs: Path | None, region: str | None, since: str, until: str, output: str
 ) -> int:
@@ -211,34 +178,18 @@ def usage(
 
     Example: managed-llm usage --stack-outputs stack-outputs.json --since 30d --output csv
     """
+    from provisioning.adapters.file_loader import load_file, load_stack_outputs
+    from provisioning.core.stack_outputs import from_file
+    from provisioning.ops.usage import read_usage
+
     desired = load_file(file_) if file_ is not None else None
     stack = (
         load_stack_outputs(stack_outputs)
         if stack_outputs is not None
         else (from_file(desired, str(file_)) if desired is not None and desired.bedrock is not None else None)
     )
-    region = region or (stack.region if stack is not None else load_catalog().regions.default)
-    start, end = window(since, until, datetime.now(UTC))
-    if stack is not None and stack.models:
-        models = list(stack.models)
-    else:
-        declared = {e.model for e in desired.inference_endpoints} if desired is not None else set()
-        models = sorted(declared | set(aws.bedrock_metric_models(region)))
-    prices = {**load_catalog().default_prices(), **(desired.prices if desired is not None else {})}
-    catalog_prices = load_catalog().prices
-    source = f"prices as of {catalog_prices.as_of} ({catalog_prices.source})" + (
-        f", overridden by {file_}" if desired is not None and desired.prices else ""
-    )
-    results = aws.metric_data(region, build_queries(models), start, end) if models else {}
-    report = aggregate(models, results, start, end, prices, region, source)
-    if output == "json":
-        report_json(report.to_dict(), sys.stdout)
-    elif output == "csv":
-        sys.stdout.write(report.to_csv())
-    elif output == "markdown":
-        sys.stdout.write(usage_markdown(report))
-    else:
-        usage_text(report, sys.stdout)
+    report = read_usage(desired, stack, region, since, until, datetime.now(UTC), str(file_))
+    emit(report, output, sys.stdout)
     return EXIT_OK
 
 
@@ -246,7 +197,7 @@ def usage(
 @click.option("-f", "--file", "file_", type=click.Path(path_type=Path), help="Also check the models its endpoints use.")
 @stack_outputs_option
 @click.option("--region", help="Bedrock region (default: the stack's, else the file's, else us-east-1).")
-@markdown_output_option
+@output_option("ModelsReport", MARKDOWN_HELP)
 @pass_context
 def models(context: CliContext, file_: Path | None, stack_outputs: Path | None, region: str | None, output: str) -> int:
     """Bedrock's models as your account sees them, joined with the shipped catalog. Exit 0, or 1 when a model
@@ -257,23 +208,11 @@ def models(context: CliContext, file_: Path | None, stack_outputs: Path | None, 
 
     Example: managed-llm models -f managed-llm.yaml --stack-outputs stack-outputs.json --output markdown
     """
-    catalog = load_catalog()
+    from provisioning.adapters.file_loader import load_file, load_stack_outputs
+    from provisioning.ops.models_report import models_in_use
+
     desired = load_file(file_) if file_ is not None else None
     stack = load_stack_outputs(stack_outputs) if stack_outputs is not None else None
-    file_region = desired.bedrock.region if desired is not None and desired.bedrock is not None else None
-    region = region or (stack.region if stack is not None else None) or file_region or catalog.regions.default
-    if region not in catalog.regions.allowed:
-        raise ConfigError(f"region {region!r}: managed-llm works in {', '.join(catalog.regions.allowed)} only")
-    used: dict[str, list[str]] = {}
-    for model in sorted({e.model for e in desired.inference_endpoints} if desired is not None else set()):
-        used.setdefault(model, []).append("file")
-    for model in sorted(set(stack.models or ()) if stack is not None else set()):
-        used.setdefault(model, []).append("stack")
-    report = read_models(region, catalog, used, context.today())
-    if output == "json":
-        report_json(report.to_dict(), sys.stdout)
-    elif output == "markdown":
-        sys.stdout.write(models_markdown(report))
-    else:
-        models_text(report, sys.stdout)
+    report = models_in_use(desired, stack, region, context.today())
+    emit(report, output, sys.stdout)
     return report.exit_code

@@ -1,4 +1,7 @@
-"""The reconcile commands: `validate` (offline), `plan` (read only) and `apply` (writes)."""
+"""The reconcile commands: `validate` (offline), `plan` (read only) and `apply` (writes).
+
+Each command imports what it works with inside its body, so that `--help` loads none of it.
+"""
 
 from __future__ import annotations
 
@@ -8,45 +11,21 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
 import click
 
-from provisioning.adapters.credentials import describe_source
-from provisioning.adapters.es_client import EsClient
-from provisioning.adapters.file_loader import load_file
-from provisioning.cli.app import (
-    CliContext,
-    cli,
-    cluster_option,
-    file_option,
-    pass_context,
-    plan_options,
-)
-from provisioning.cli.fanout import (
-    Outcome,
-    Target,
-    _document,
-    _finish,
-    _for_each,
-    _secrets,
-    _targets,
-)
-from provisioning.core.apply import DEFAULT_CONCURRENCY, Stop, apply_plan
-from provisioning.core.errors import EXIT_ERROR, EXIT_OK, ManagedLlmError, PlanError
-from provisioning.core.lock import DEFAULT_TTL, ApplyLock
-from provisioning.core.model import DesiredState
-from provisioning.core.plan import Plan, PlanOptions
-from provisioning.core.planning import make_plan
-from provisioning.render.markdown import plan_markdown
-from provisioning.render.text import (
-    BarProgress,
-    apply_json,
-    apply_text,
-    plan_json,
-    plan_text,
-    progress_for,
-)
+from provisioning.cli.app import MARKDOWN_HELP, CliContext, cli, cluster_option, file_option, pass_context, plan_options
+from provisioning.core.defaults import DEFAULT_CONCURRENCY, DEFAULT_TTL
+from provisioning.core.errors import EXIT_ERROR, EXIT_OK
+from provisioning.render import View, emit
+
+if TYPE_CHECKING:
+    from provisioning.cli.fanout import Target
+    from provisioning.core.apply import Stop
+    from provisioning.core.model import DesiredState
+    from provisioning.core.outcome import ClusterOutcome as Outcome
+    from provisioning.core.plan import Plan, PlanOptions
 
 
 @cli.command()
@@ -56,6 +35,8 @@ def validate(file_: Path) -> int:
 
     Example: managed-llm validate -f managed-llm.yaml
     """
+    from provisioning.adapters.file_loader import load_file
+
     desired = load_file(file_)
     click.echo(
         f"{file_}: valid ({len(desired.inference_endpoints)} inference endpoints, "
@@ -64,22 +45,17 @@ def validate(file_: Path) -> int:
     return EXIT_OK
 
 
-def _read_and_plan(
-    context: CliContext, desired: DesiredState, es_url: str | None, options: PlanOptions
-) -> tuple[EsClient, Plan]:
+def _plan(context: CliContext, desired: DesiredState, es_url: str | None, options: PlanOptions) -> Plan:
     """Connect, read the cluster (version, then once per kind, then Kibana's connectors), diff."""
+    from provisioning.core.planning import make_plan
+
     settings = context.settings(es_url)
-    kibana = context.kibana(desired)
-    client = context.connect(settings)
-    try:
-        return client, make_plan(desired, client, options, settings.display_url, kibana=kibana)
-    except ManagedLlmError:
-        client.close()
-        raise
+    with context.connect(settings) as client:
+        return make_plan(desired, client, options, settings.display_url, kibana=context.kibana(desired))
 
 
 @cli.command()
-@plan_options
+@plan_options("Plan", MARKDOWN_HELP)
 @cluster_option
 @pass_context
 def plan(
@@ -98,28 +74,34 @@ def plan(
 
     Example: managed-llm plan -f managed-llm.yaml --output markdown > plan.md
     """
+    from provisioning.adapters.credentials import describe_source
+    from provisioning.adapters.file_loader import load_file
+    from provisioning.cli.fanout import _finish, _for_each, _secrets, _targets
+    from provisioning.core.outcome import ClusterOutcome as Outcome
+    from provisioning.core.plan import PlanOptions
+
     desired = load_file(file_)
     options = PlanOptions(prune, adopt, force_replace)
+    many = len(desired.clusters) > 1 and cluster is None
 
     def work(target: Target, out: IO[str]) -> Outcome:
-        client, the_plan = _read_and_plan(target.context, desired, es_url, options)
-        client.close()
-        if output == "json":
-            if target.name is None:
-                plan_json(the_plan, out)
-        elif output == "markdown":
-            title = "managed-llm plan" if target.name is None else f"managed-llm plan, cluster {target.name}"
-            out.write(plan_markdown(the_plan, title, _secrets(target.context.environ)))
-        else:
-            plan_text(the_plan, out, credentials_source=describe_source(desired, target.context.environ))
+        the_plan = _plan(target.context, desired, es_url, options)
+        # With several clusters, the JSON document is written once, for all of them (fanout._finish).
+        if not (many and output == "json"):
+            view = View(
+                title="managed-llm plan" if target.name is None else f"managed-llm plan, cluster {target.name}",
+                secrets=tuple(_secrets(target.context.environ)),
+                credentials_source=describe_source(desired, target.context.environ),
+            )
+            emit(the_plan, output, out, view)
         return Outcome(target.name, the_plan.exit_code, plan=the_plan)
 
     outcomes = _for_each(_targets(context, desired, cluster, es_url), work)
-    return _finish(outcomes, output, _document, plan_codes=True)
+    return _finish(outcomes, output, plan_codes=True)
 
 
 @cli.command()
-@plan_options
+@plan_options("Applied", "Output format.")
 @cluster_option
 @click.option(
     "--concurrency", type=click.IntRange(1, 64), default=DEFAULT_CONCURRENCY, show_default=True, help="Parallel writes."
@@ -159,16 +141,30 @@ def apply(
 
     Example: managed-llm apply -f managed-llm.yaml --prune
     """
+    from provisioning.adapters.credentials import describe_source
+    from provisioning.adapters.file_loader import load_file
+    from provisioning.cli.fanout import _finish, _for_each, _targets
+    from provisioning.core.apply import Stop, apply_plan
+    from provisioning.core.errors import PlanError
+    from provisioning.core.lock import ApplyLock
+    from provisioning.core.outcome import Applied
+    from provisioning.core.outcome import ClusterOutcome as Outcome
+    from provisioning.core.plan import PlanOptions
+    from provisioning.core.planning import make_plan
+    from provisioning.render.text import BarProgress, progress_for
+
     desired = load_file(file_)
     options = PlanOptions(prune, adopt, force_replace)
     many = len(desired.clusters) > 1 and cluster is None
+    single_json = output == "json" and not many
     stop = Stop()
 
     def work(target: Target, out: IO[str]) -> Outcome:
-        client, the_plan = _read_and_plan(target.context, desired, es_url, options)
-        try:
+        settings = target.context.settings(es_url)
+        with target.context.connect(settings) as client:
+            the_plan = make_plan(desired, client, options, settings.display_url, kibana=target.context.kibana(desired))
             if output != "json":
-                plan_text(the_plan, out, credentials_source=describe_source(desired, target.context.environ))
+                emit(the_plan, "text", out, View(credentials_source=describe_source(desired, target.context.environ)))
             progress = progress_for(sys.stderr, len(the_plan.writes), prefix=f"[{target.name}] " if many else "")
             try:
                 report = apply_plan(
@@ -184,26 +180,21 @@ def apply(
                     stop=stop,
                 )
             except PlanError:
-                if output == "json" and target.name is None:
-                    plan_json(the_plan, out)
+                if single_json:
+                    emit(the_plan, "json", out)
                 raise
             finally:
                 if isinstance(progress, BarProgress):
                     progress.stop()
             for warning in client.warnings:
                 click.echo(f"warning: {warning}", err=True)
-        finally:
-            client.close()
-        if output == "json":
-            if target.name is None:
-                apply_json(the_plan, report, out)
-        else:
-            apply_text(report, out)
+        if output != "json" or single_json:
+            emit(Applied(the_plan, report), output, out)
         return Outcome(target.name, report.exit_code, plan=the_plan, report=report)
 
     with _stopped_by_signals(stop):
         outcomes = _for_each(_targets(context, desired, cluster, es_url), work)
-    code = _finish(outcomes, output, _document, plan_codes=False)
+    code = _finish(outcomes, output, plan_codes=False)
     if stop.reason is not None:
         click.echo(
             f"error: apply interrupted by {stop.reason}: in-flight writes finished, nothing new started; "

@@ -252,7 +252,7 @@ def test_an_unexpected_exception_is_one_redacted_line(
     run: Cli, double: EsDouble, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     secret = BEDROCK_ENV["BEDROCK_SECRET_ACCESS_KEY"]
-    monkeypatch.setattr("provisioning.cli.commands.reconcile.make_plan", boom(secret))
+    monkeypatch.setattr("provisioning.core.planning.make_plan", boom(secret))
     file = write_file(tmp_path, [endpoint("llm")], [])
     result = run("plan", "-f", str(file))
     assert result.exit_code == 1
@@ -270,16 +270,16 @@ def test_an_unexpected_exception_is_one_redacted_line(
 def test_an_unexpected_exception_in_one_cluster_does_not_stop_the_others(
     double: EsDouble, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import provisioning.cli.commands.reconcile
+    import provisioning.core.planning
 
-    real = provisioning.cli.commands.reconcile.make_plan
+    real = provisioning.core.planning.make_plan
 
     def flaky(desired: Any, client: Any, options: Any, target: str, **kw: Any) -> Any:
         if client.settings.url.endswith("/broken"):
             raise KeyError("a bug")
         return real(desired, client, options, target, **kw)
 
-    monkeypatch.setattr("provisioning.cli.commands.reconcile.make_plan", flaky)
+    monkeypatch.setattr("provisioning.core.planning.make_plan", flaky)
     clusters = [
         {
             "name": n,
@@ -313,6 +313,6 @@ def test_an_interrupt_outside_apply_is_one_line(
     def interrupted(*_: object, **__: object) -> Any:
         raise KeyboardInterrupt
 
-    monkeypatch.setattr("provisioning.cli.commands.reconcile.make_plan", interrupted)
+    monkeypatch.setattr("provisioning.core.planning.make_plan", interrupted)
     result = run("plan", "-f", str(write_file(tmp_path, [endpoint("llm")], [])))
     assert (result.exit_code, result.stderr) == (1, "error: interrupted\n")

@@ -243,7 +243,7 @@ def test_no_secret_leaves_any_command_in_any_format(
         def leaky(*_: object, known: str = in_play[id(runner)], **__: object) -> Any:
             raise RuntimeError(f"{BEDROCK_SECRET} {PULUMI_TOKEN} {AWS_SESSION} {known}")
 
-        monkeypatch.setattr("provisioning.cli.commands.reconcile.make_plan", leaky)
+        monkeypatch.setattr("provisioning.core.planning.make_plan", leaky)
         run(runner, "plan", *f)
         run(runner, "--debug", "plan", *f)
 

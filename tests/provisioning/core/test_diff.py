@@ -25,9 +25,12 @@ from provisioning.core.diff import Action, compare_endpoint
 from provisioning.core.kinds import inference_endpoints as endpoints
 from provisioning.core.kinds.ownership import LEDGER_NAME, ledger_body
 from provisioning.core.model import DesiredState
+from provisioning.core.outcome import Applied
 from provisioning.core.plan import PlanOptions
 from provisioning.core.planning import ClusterState, make_plan, plan_from_state
-from provisioning.render.text import apply_json, apply_text, plan_json, plan_text
+from provisioning.render import View, emit
+from provisioning.render.json import plan_document
+from provisioning.render.text import plan_text
 from provisioning.sandbox import Principal, Request, StandinCluster, StandinServer, api_key_header
 
 ADMIN = api_key_header("hypothesis", "key")
@@ -168,9 +171,8 @@ def test_input_order_never_changes_the_plan(desired: DesiredState, rng: random.R
         }
     )
     state = read(StandinCluster(principals=PRINCIPALS))
-    assert (
-        plan_from_state(desired, state, PlanOptions(), "t").to_dict()
-        == plan_from_state(shuffled, state, PlanOptions(), "t").to_dict()
+    assert plan_document(plan_from_state(desired, state, PlanOptions(), "t")) == plan_document(
+        plan_from_state(shuffled, state, PlanOptions(), "t")
     )
 
 
@@ -236,10 +238,10 @@ def test_generated_secrets_never_appear_in_rendered_output(
     plan = make_plan(desired, client, PlanOptions(), server.url)
     report = apply_plan(plan, desired, client, lambda: keys)
     out = io.StringIO()
-    plan_text(plan, out, credentials_source=keys.source)
-    plan_json(plan, out)
-    apply_text(report, out)
-    apply_json(plan, report, out)
+    for fmt in ("text", "json", "markdown"):
+        emit(plan, fmt, out, View(credentials_source=keys.source))
+    for fmt in ("text", "json"):
+        emit(Applied(plan, report), fmt, out)
     printed = out.getvalue() + repr(keys) + repr(plan) + repr(report)
     assert key_id not in printed
     assert secret not in printed
