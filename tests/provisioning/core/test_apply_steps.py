@@ -48,6 +48,7 @@ from provisioning.core.lock import ApplyLock, LockLost
 from provisioning.core.model import DesiredState
 from provisioning.core.plan import Plan
 from provisioning.core.planning import ClusterState
+from provisioning.render.json import plan_document
 from tests.conftest import V2, endpoint
 
 NOW = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
@@ -348,4 +349,4 @@ def test_final_plan_is_empty_once_the_cluster_matches_and_reads_kibana_only_when
     left = final_plan(plan_of(), DESIRED, ClusterState((), {LEDGER_NAME: ledger_body([])}), None)
     assert [(c.id, c.action) for c in left.changes] == [(i, Action.CREATE) for i in ("e1", "e2", "e3")]
     assert left.changes[0].desired == SPECS["e1"]
-    assert V2 in json.dumps(left.to_dict())
+    assert V2 in json.dumps(plan_document(left))
