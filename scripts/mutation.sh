@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Mutation testing of the safety paths (diff, apply, lock, ownership, role-mapping rules) with mutmut.
-# Not part of .ci/run (a run takes ~10-15 min on one core). Configuration: [tool.mutmut] in pyproject.toml.
+# Not part of .ci/run: a full run (about 1,500 mutants) takes hours on one core. Configuration: [tool.mutmut] in pyproject.toml.
 #
 #   scripts/mutation.sh                 # mutmut on one core, then the survival rate per file
 #   MUTATION_CHILDREN=2 scripts/mutation.sh
