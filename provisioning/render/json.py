@@ -133,7 +133,8 @@ def apply_report_document(report: ApplyReport) -> dict[str, Any]:
 
 def apply_document(plan: Plan, report: ApplyReport) -> dict[str, Any]:
     """`apply --output json`: the plan apply worked from, and what it did."""
-    return {"plan": plan_document(plan), "apply": apply_report_document(report)}
+    # format_version at the top too (added in 0.2.0: every document carries it; fields are only ever added).
+    return {"format_version": FORMAT_VERSION, "plan": plan_document(plan), "apply": apply_report_document(report)}
 
 
 def verify_document(report: VerifyReport) -> dict[str, Any]:

@@ -7,6 +7,10 @@ stderr or any file a command wrote.
 from __future__ import annotations
 
 import base64
+import csv
+import io
+import json
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -39,12 +43,35 @@ AWS_SECRET = "aws-secret-access-key-LEAK-6f0c2b"  # noqa: S105
 AWS_SESSION = "aws-session-token-LEAK-0e9d8c7b6a"
 PULUMI_TOKEN = "pul-LEAK-token-4b3a2918"  # noqa: S105
 GITHUB_TOKEN = "ghp_LEAKtoken0123456789abcdef"  # noqa: S105
-FORMATS = {
-    "plan": ("text", "json", "markdown"),
-    "verify": ("text", "json", "markdown"),
-    "usage": ("text", "json", "csv", "markdown"),
-    "models": ("text", "json", "markdown"),
-}
+
+
+def advertised_formats(command: str) -> tuple[str, ...]:
+    """The `--output` choices the command itself offers (so a format added or dropped is tested at once)."""
+    found = cli.get_command(click.Context(cli), command)
+    assert found is not None
+    for param in found.params:
+        if isinstance(param, click.Option) and "--output" in param.opts and isinstance(param.type, click.Choice):
+            return tuple(str(c) for c in param.type.choices)
+    return ()
+
+
+def assert_in_format(result: Result, output: str) -> None:
+    """The output is what `-o` promised: JSON documents parse and carry format_version, CSV has a header and
+    rows of the same width, markdown has a table, text is not JSON."""
+    out = result.stdout
+    assert out.strip(), f"-o {output}: nothing on stdout"
+    if output == "json":
+        document = json.loads(out)
+        assert document["format_version"] == 1, out[:200]
+    elif output == "csv":
+        rows = list(csv.reader(io.StringIO(out)))
+        assert len(rows) >= 2, out[:200]
+        assert len({len(r) for r in rows}) == 1, out[:200]
+        assert len(rows[0]) > 1, out[:200]
+    elif output == "markdown":
+        assert re.search(r"^\|.*\|$", out, flags=re.MULTILINE), out[:200]
+    else:
+        assert not out.lstrip().startswith("{"), out[:200]
 
 
 def forms(secret: str) -> set[str]:
@@ -161,30 +188,35 @@ def test_no_secret_leaves_any_command_in_any_format(
 
     covered: set[str] = set()
 
-    def each_format(command: str, *args: str, runner: Cli = ok) -> None:
+    def each_format(command: str, *args: str, runner: Cli = ok, check: bool = False) -> None:
         covered.add(command)
-        for output in FORMATS.get(command, ("text", "json")):
-            run(runner, command, *args, "-o", output)
+        formats = advertised_formats(command)
+        assert formats, f"{command} offers no --output"
+        for output in formats:
+            result = run(runner, command, *args, "-o", output)
+            if check:
+                assert_in_format(result, output)
 
     # Success paths.
     run(ok, "--version")
     for name in cli.commands:
         run(ok, name, "--help")
     run(ok, "validate", *f)
-    each_format("plan", *f)
+    # Every advertised format of every command renders, in that format (success paths).
+    each_format("plan", *f, check=True)
     assert run(ok, "apply", *f).exit_code == 0, results[-1].output
-    each_format("apply", *f)
-    each_format("verify", *f, *so)
-    each_format("smoke", *f, *so)
-    each_format("rotate-credentials", *f, *so)
-    each_format("usage", *f, *so)
+    each_format("apply", *f, check=True)
+    each_format("verify", *f, *so, check=True)
+    each_format("smoke", *f, *so, check=True)
+    each_format("rotate-credentials", *f, *so, check=True)
+    each_format("usage", *f, *so, check=True)
     # moto has no ListFoundationModels & co: Bedrock's model catalog comes from its own double, whose errors
     # repeat the request's Authorization header and session token.
     bedrock = BedrockDouble(echo=True)
     with bedrock_server(bedrock) as bedrock_url:
         monkeypatch.setenv("AWS_ENDPOINT_URL_BEDROCK", bedrock_url)
         monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
-        each_format("models", *f, *so)
+        each_format("models", *f, *so, check=True)
         bedrock.fail("GetFoundationModelAvailability", "AccessDeniedException", 403)
         each_format("models", *f, *so)
         bedrock.fail("ListFoundationModels", "AccessDeniedException", 403)
