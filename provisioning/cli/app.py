@@ -11,7 +11,8 @@ from __future__ import annotations
 import os
 import sys
 import traceback
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -68,15 +69,17 @@ class CliContext:
     # Lifecycle questions (past EOL?) are asked on this day; tests pin it.
     today: Callable[[], date] = field(default=lambda: datetime.now(UTC).date())
 
-    def kibana(self, desired: DesiredState) -> KibanaClient | None:
-        """Kibana's connector list is read only when the file has a kibana section."""
+    @contextmanager
+    def kibana(self, desired: DesiredState) -> Iterator[KibanaClient | None]:
+        """Kibana's connector list is read only when the file has a kibana section; the client is closed after."""
         if desired.kibana is None:
-            return None
+            yield None
+            return
         from provisioning.adapters.kibana_client import kibana_settings
 
-        return self.connect_kibana(
-            _warn_about(kibana_settings(self.environ, timeout=self.timeout, allow_http=self.allow_http), "KIBANA")
-        )
+        settings = kibana_settings(self.environ, timeout=self.timeout, allow_http=self.allow_http)
+        with self.connect_kibana(_warn_about(settings, "KIBANA")) as client:
+            yield client
 
     def settings(self, es_url: str | None) -> ConnectionSettings:
         """Elasticsearch connection settings from this context's environment and transport options."""

@@ -50,8 +50,8 @@ def _plan(context: CliContext, desired: DesiredState, es_url: str | None, option
     from provisioning.core.planning import make_plan
 
     settings = context.settings(es_url)
-    with context.connect(settings) as client:
-        return make_plan(desired, client, options, settings.display_url, kibana=context.kibana(desired))
+    with context.connect(settings) as client, context.kibana(desired) as kibana:
+        return make_plan(desired, client, options, settings.display_url, kibana=kibana)
 
 
 @cli.command()
@@ -161,8 +161,8 @@ def apply(
 
     def work(target: Target, out: IO[str]) -> Outcome:
         settings = target.context.settings(es_url)
-        with target.context.connect(settings) as client:
-            the_plan = make_plan(desired, client, options, settings.display_url, kibana=target.context.kibana(desired))
+        with target.context.connect(settings) as client, target.context.kibana(desired) as kibana:
+            the_plan = make_plan(desired, client, options, settings.display_url, kibana=kibana)
             if output != "json":
                 emit(the_plan, "text", out, View(credentials_source=describe_source(desired, target.context.environ)))
             progress = progress_for(sys.stderr, len(the_plan.writes), prefix=f"[{target.name}] " if many else "")
@@ -174,7 +174,7 @@ def apply(
                     target.context.credentials(desired),
                     concurrency=concurrency,
                     progress=progress,
-                    kibana=target.context.kibana(desired),
+                    kibana=kibana,
                     lock=ApplyLock(client, ttl=lock_ttl, settle=context.lock_settle),
                     break_lock=break_lock,
                     stop=stop,

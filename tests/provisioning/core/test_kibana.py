@@ -7,9 +7,11 @@ import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
+from click.testing import CliRunner
 
 from provisioning.core.kinds.kibana_connectors import ConnectorSpec, State, status
 from provisioning.sandbox import Request, StandinServer, basic_header
@@ -317,3 +319,34 @@ def test_when_kibana_cannot_read_the_endpoints_its_list_is_still_read_right(
         ),
         ("ok", "listed by Kibana as the file says (listed although endpoint haiku does not exist yet)"),
     ]
+
+
+@pytest.mark.parametrize("command", ["plan", "apply"])
+def test_each_kibana_client_is_closed_and_apply_opens_one(
+    double: EsDouble, kibana: Kibana, file: Path, command: str
+) -> None:
+    from provisioning.adapters.kibana_client import KibanaClient
+    from provisioning.cli.app import CliContext, cli
+    from tests.conftest import fast_connect
+
+    opened: list[KibanaClient] = []
+    closed: list[KibanaClient] = []
+
+    class Recording(KibanaClient):
+        def close(self) -> None:
+            closed.append(self)
+            super().close()
+
+    def connect(settings: Any) -> KibanaClient:
+        client = Recording(settings)
+        opened.append(client)
+        return client
+
+    env = double.env(
+        **BEDROCK_ENV, KIBANA_URL=kibana.server.url, KIBANA_USERNAME="elastic", KIBANA_PASSWORD=KIBANA_PASSWORD
+    )
+    context = CliContext(environ=env, connect=fast_connect, connect_kibana=connect, lock_settle=0.0)
+    result = CliRunner().invoke(cli, [command, "-f", str(file)], obj=context, catch_exceptions=False)
+    assert result.exit_code in (0, 1, 2), result.output
+    assert len(opened) == 1, "plan and apply read Kibana through one client"
+    assert closed == opened
