@@ -25,9 +25,10 @@ def model_slug(model_id: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", model_id.lower()).strip("-")
 
 
-def _metric_widget(
-    region: str, title: str, metric: str, stat: str, models: Sequence[str], index: int
+def _time_series(
+    index: int, region: str, title: str, stat: str, period: int, metrics: list[list[Any]]
 ) -> dict[str, Any]:
+    """A time-series widget in the `index`th cell of a two-column grid."""
     return {
         "type": "metric",
         "x": (index % 2) * WIDTH,
@@ -39,10 +40,17 @@ def _metric_widget(
             "region": region,
             "view": "timeSeries",
             "stat": stat,
-            "period": METRIC_PERIOD_SECONDS,
-            "metrics": [[BEDROCK_NAMESPACE, metric, "ModelId", model] for model in models],
+            "period": period,
+            "metrics": metrics,
         },
     }
+
+
+def _metric_widget(
+    region: str, title: str, metric: str, stat: str, models: Sequence[str], index: int
+) -> dict[str, Any]:
+    metrics: list[list[Any]] = [[BEDROCK_NAMESPACE, metric, "ModelId", model] for model in models]
+    return _time_series(index, region, title, stat, METRIC_PERIOD_SECONDS, metrics)
 
 
 def cost_expression(input_id: str, output_id: str, price: Price) -> str:
@@ -76,21 +84,8 @@ def _cost_widget(region: str, models: Sequence[str], prices: Mapping[str, Price]
         )
         metrics.append([BEDROCK_NAMESPACE, "InputTokenCount", "ModelId", model, {"id": input_id, "visible": False}])
         metrics.append([BEDROCK_NAMESPACE, "OutputTokenCount", "ModelId", model, {"id": output_id, "visible": False}])
-    return {
-        "type": "metric",
-        "x": (index % 2) * WIDTH,
-        "y": (index // 2) * HEIGHT,
-        "width": WIDTH,
-        "height": HEIGHT,
-        "properties": {
-            "title": "Estimated cost per day (USD, at configured prices)",
-            "region": region,
-            "view": "timeSeries",
-            "stat": "Sum",
-            "period": COST_PERIOD_SECONDS,
-            "metrics": metrics,
-        },
-    }
+    title = "Estimated cost per day (USD, at configured prices)"
+    return _time_series(index, region, title, "Sum", COST_PERIOD_SECONDS, metrics)
 
 
 def dashboard_body(region: str, models: Sequence[str], prices: Mapping[str, Price]) -> dict[str, Any]:
