@@ -20,9 +20,13 @@ from infra.constants import (
     ALARMS_KMS_ACTIONS,
     BEDROCK_INVOKE_ACTIONS,
     BEDROCK_LOG_STREAM,
+    BUDGETS_KMS_ACTIONS,
+    BUDGETS_PRINCIPAL,
+    CLOUDWATCH_PRINCIPAL,
     LOGGING_ROLE_ACTIONS,
     LOGS_KMS_ACTIONS,
     PARTITION,
+    TOPIC_OWNER_ACTIONS,
 )
 
 PolicyDocument = dict[str, Any]
@@ -201,7 +205,8 @@ def logging_role_policy(account_id: str, region: str, log_group_name: str) -> Po
 
 def key_policy(account_id: str, region: str, log_group_name: str) -> PolicyDocument:
     """The project key: the account administers it (and grants use through IAM), CloudWatch Logs may use
-    it only for our log group, CloudWatch alarms may publish to the topic it encrypts.
+    it only for our log group, CloudWatch alarms and this account's budgets may publish to the topic it
+    encrypts.
 
     In a key policy `Resource: "*"` means "this key".
     """
@@ -232,9 +237,69 @@ def key_policy(account_id: str, region: str, log_group_name: str) -> PolicyDocum
                 # them. AWS's own example carries no condition (kms:CallerAccount breaks delivery).
                 "Sid": "CloudWatchAlarmsPublishToEncryptedTopic",
                 "Effect": "Allow",
-                "Principal": {"Service": "cloudwatch.amazonaws.com"},
+                "Principal": {"Service": CLOUDWATCH_PRINCIPAL},
                 "Action": list(ALARMS_KMS_ACTIONS),
                 "Resource": "*",
+            },
+            {
+                # Budgets notifications go to the same encrypted topic. AWS's example has no condition;
+                # the source conditions keep another account's budget from using the key (confused deputy).
+                "Sid": "BudgetsPublishToEncryptedTopic",
+                "Effect": "Allow",
+                "Principal": {"Service": BUDGETS_PRINCIPAL},
+                "Action": list(BUDGETS_KMS_ACTIONS),
+                "Resource": "*",
+                "Condition": budgets_source_condition(account_id),
+            },
+        ],
+    }
+
+
+def budgets_source_condition(account_id: str) -> dict[str, dict[str, str]]:
+    """Only this account's budgets: a budget ARN is `arn:aws:budgets::<account>:budget/<name>` (no region)."""
+    return {
+        "StringEquals": {"aws:SourceAccount": account_id},
+        "ArnLike": {"aws:SourceArn": f"arn:{PARTITION}:budgets::{account_id}:*"},
+    }
+
+
+def alarm_topic_policy(account_id: str, region: str, topic_arn: str) -> PolicyDocument:
+    """Who may use the alarm topic: the account (SNS's default grant), this account's CloudWatch alarms in
+    the stack's region, and this account's budgets.
+
+    Setting a topic policy replaces SNS's default one, so the account's own statement is kept and the alarms
+    get an explicit statement (the confused-deputy form of
+    https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/AlarmThatSendsEmail.html); the Budgets
+    statement is AWS's own (https://docs.aws.amazon.com/cost-management/latest/userguide/budgets-sns-policy.html).
+    """
+    return {
+        "Version": VERSION,
+        "Statement": [
+            {
+                "Sid": "AccountOwnsTopic",
+                "Effect": "Allow",
+                "Principal": {"AWS": f"arn:{PARTITION}:iam::{account_id}:root"},
+                "Action": list(TOPIC_OWNER_ACTIONS),
+                "Resource": topic_arn,
+            },
+            {
+                "Sid": "CloudWatchAlarmsPublish",
+                "Effect": "Allow",
+                "Principal": {"Service": CLOUDWATCH_PRINCIPAL},
+                "Action": "SNS:Publish",
+                "Resource": topic_arn,
+                "Condition": {
+                    "StringEquals": {"aws:SourceAccount": account_id},
+                    "ArnLike": {"aws:SourceArn": f"arn:{PARTITION}:cloudwatch:{region}:{account_id}:alarm:*"},
+                },
+            },
+            {
+                "Sid": "AWSBudgetsSNSPublishingPermissions",
+                "Effect": "Allow",
+                "Principal": {"Service": BUDGETS_PRINCIPAL},
+                "Action": "SNS:Publish",
+                "Resource": topic_arn,
+                "Condition": budgets_source_condition(account_id),
             },
         ],
     }
