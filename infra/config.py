@@ -325,6 +325,11 @@ class StackConfig(BaseModel):
         return {m: p for m, p in merged.items() if p is not None}
 
     @property
+    def default_tags(self) -> dict[str, dict[str, str]]:
+        """The provider's default tags: every resource says which project and stack declared it."""
+        return {"tags": {"managed-by": constants.PROJECT, "stack": self.stack}}
+
+    @property
     def log_group_name(self) -> str:
         """Known before deployment, so the KMS key policy can name the group without a cycle."""
         return f"/{constants.PROJECT}/{self.stack}/bedrock-invocations"

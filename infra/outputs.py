@@ -12,7 +12,8 @@ from typing import Any
 import pulumi
 
 from infra.components.bedrock_access import BedrockAccess
-from infra.config import DEFAULT_DEPLOYMENT, DeploymentConfig
+from infra.components.monitoring import DeploymentMonitoring
+from infra.config import DEFAULT_DEPLOYMENT, DeploymentConfig, StackConfig
 
 
 def budget_name(resource_prefix: str, deployment: str) -> str:
@@ -40,3 +41,21 @@ def deployments_output(
         for d in deployments
     }
     return pulumi.Output.from_input(value)
+
+
+def watched_deployments(cfg: StackConfig, accesses: Mapping[str, BedrockAccess]) -> list[DeploymentMonitoring]:
+    """What monitoring and budgets need of each deployment: its models, the ids of its application profiles
+    (CloudWatch's `ModelId` for calls through them), its budget and its tags. None for a stack without
+    `deployments`: it is monitored as before deployments existed (the account-level alarms per model)."""
+    if not cfg.deployments:
+        return []
+    return [
+        DeploymentMonitoring(
+            d.name,
+            d.models or cfg.models,
+            {model: profile.id for model, profile in accesses[d.name].profiles.items()},
+            d.monthly_budget_usd,
+            d.tags,
+        )
+        for d in cfg.effective_deployments
+    ]

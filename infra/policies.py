@@ -172,7 +172,7 @@ def _statements(grants: Sequence[ModelGrant]) -> list[dict[str, Any]]:
     return statements
 
 
-def deployment_invoke_policy(grants: Sequence[ModelGrant]) -> PolicyDocument:
+def deployment_invoke_policy(grants: Sequence[ModelGrant], *, allow_system_profiles: bool = False) -> PolicyDocument:
     """One deployment's invoke policy: its own application inference profiles, and the foundation models
     they route to only through them, so its key can call neither another deployment's profiles nor the
     `us.` system profiles nor a model directly.
@@ -181,9 +181,13 @@ def deployment_invoke_policy(grants: Sequence[ModelGrant]) -> PolicyDocument:
     every region the profile routes to, docs/research/many-deployments-2026-12.md §4). The condition key is
     `bedrock:InferenceProfileArn`: the key IAM's service metadata lists for `bedrock:InvokeModel` (as shipped
     with parliament; the AWS prose says `aws:InferenceProfileArn`, a typo per §4), ARN-typed, so `ArnEquals`.
+
+    `allow_system_profiles` is the single-deployment stack's transition (no `deployments` configured): the
+    grants may also name `us.` system profiles and in-region models, as before deployments existed.
     """
     for grant in grants:
-        if grant.profile_arn is None or not _APPLICATION_PROFILE_ARN.match(grant.profile_arn):
+        own = grant.profile_arn is not None and _APPLICATION_PROFILE_ARN.match(grant.profile_arn)
+        if not own and not allow_system_profiles:
             raise PolicyError(
                 f"{grant.model_id}: a deployment invokes only through its own application inference profile"
             )
@@ -193,7 +197,8 @@ def deployment_invoke_policy(grants: Sequence[ModelGrant]) -> PolicyDocument:
 def worst_case_policy_size(models: Sequence[str]) -> int:
     """A deployment's invoke policy size if it had every model in `models`, each application profile id
     were as long as Bedrock allows and every `us.` profile routed to every US region: checked at config
-    time, before the real ids and routes exist. A deployment's models are a subset of the stack's and the
+    time, before the real ids and routes exist, counting the system-profile grants a stack without
+    `deployments` keeps besides its application profiles. A deployment's models are a subset of the stack's and the
     policy only grows with models, so this bounds every deployment's policy."""
     account, region = "123456789012", "us-west-2"
     grants = []
@@ -204,6 +209,9 @@ def worst_case_policy_size(models: Sequence[str]) -> int:
         regions = ALL_US_REGIONS if parsed.via_us_profile else (region,)
         routes = [foundation_model_arn(r, parsed.foundation_model_id) for r in regions]
         grants.append(ModelGrant(model, tuple(routes), profile))
+        # A stack without `deployments` also keeps its `us.` system-profile (or in-region) grants: count them.
+        system = inference_profile_arn(region, account, model) if parsed.via_us_profile else None
+        grants.append(ModelGrant(model, tuple(routes), system))
     document = {"Version": VERSION, "Statement": _statements(grants)} if grants else {}
     return policy_size(document)
 

@@ -27,7 +27,14 @@ from pulumi.runtime.settings import monitor_supports_feature
 from catalog.models import parse_model_id
 from infra.config import DEFAULT_DEPLOYMENT, DEPLOYMENT_TAG, StackConfig
 from infra.constants import COMPONENT_PREFIX, PROJECT
-from infra.policies import ModelGrant, checked_routes, deployment_invoke_policy, foundation_model_arn, profile_grant
+from infra.policies import (
+    ModelGrant,
+    checked_routes,
+    deployment_invoke_policy,
+    foundation_model_arn,
+    in_region_grant,
+    profile_grant,
+)
 
 # CreateInferenceProfile's name: 1-64 characters matching `([0-9a-zA-Z][ _-]?)+` (botocore bedrock
 # service-2.json, InferenceProfileName; docs/research/many-deployments-2026-12.md §3).
@@ -82,6 +89,11 @@ class BedrockAccessArgs:
     name_prefix: str = PROJECT
     # Shared lookups of the `us.` profiles; None: this component reads its own.
     system_profiles: SystemProfiles | None = None
+    # A stack without `deployments` behaves as before deployments existed: its one principal keeps its grants
+    # on the `us.` system profiles (and in-region models) besides its new application profiles, so the
+    # endpoints Elasticsearch already has keep working after `pulumi up`. Configuring `deployments` is the
+    # explicit step that limits every key to its own profiles (docs/aws-stack.md, "Many deployments").
+    keep_system_profile_grants: bool = False
 
 
 def access_name(deployment: str) -> str:
@@ -156,13 +168,16 @@ class BedrockAccess(pulumi.ComponentResource):
 
         self.user = aws.iam.User(f"{name}-user", path="/managed-llm/", tags=tags, opts=child)
         self.profiles = {}
-        grants = [self._profile(name, model, args, lookups, tags) for model in args.models]
+        grants = [grant for model in args.models for grant in self._profile(name, model, args, lookups, tags)]
+        legacy = args.keep_system_profile_grants
         # A managed policy (6,144 characters) rather than an inline one: a user's inline policies share 2,048.
         self.policy = aws.iam.Policy(
             f"{name}-invoke-policy",
             path="/managed-llm/",
             description="managed-llm: invoke the allow-listed Bedrock models only",
-            policy=pulumi.Output.all(*grants).apply(lambda gs: json.dumps(deployment_invoke_policy(gs))),
+            policy=pulumi.Output.all(*grants).apply(
+                lambda gs: json.dumps(deployment_invoke_policy(gs, allow_system_profiles=legacy))
+            ),
             tags=tags,
             opts=child,
         )
@@ -200,8 +215,9 @@ class BedrockAccess(pulumi.ComponentResource):
 
     def _profile(
         self, name: str, model: str, args: BedrockAccessArgs, lookups: SystemProfiles, tags: Mapping[str, str]
-    ) -> pulumi.Output[ModelGrant]:
-        """Declare the deployment's application profile for `model` and return what its policy grants.
+    ) -> list[pulumi.Output[ModelGrant]]:
+        """Declare the deployment's application profile for `model` and return what its policy grants (and,
+        with `keep_system_profile_grants`, the grant the stack gave before deployments existed).
 
         A copy of a `us.` system profile routes to that profile's regions (the AWS CLI reference of
         CreateInferenceProfile: pass the system profile "that contains the regions you want requests
@@ -225,9 +241,22 @@ class BedrockAccess(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, delete_before_replace=True),
         )
         self.profiles[model] = profile
-        return pulumi.Output.all(profile.arn, source).apply(
-            lambda v: profile_grant(model, parsed.foundation_model_id, v[0], v[1].routes)
-        )
+        grants = [
+            pulumi.Output.all(profile.arn, source).apply(
+                lambda v: profile_grant(model, parsed.foundation_model_id, v[0], v[1].routes)
+            )
+        ]
+        if args.keep_system_profile_grants:
+            grants.append(
+                source.apply(
+                    lambda s: (
+                        profile_grant(model, parsed.foundation_model_id, s.arn, s.routes)
+                        if parsed.via_us_profile
+                        else in_region_grant(model, args.region)
+                    )
+                )
+            )
+        return grants
 
 
 def deployment_accesses(
@@ -248,6 +277,7 @@ def deployment_accesses(
                 d.tags,
                 cfg.resource_prefix,
                 lookups,
+                keep_system_profile_grants=not cfg.deployments,
             ),
             scoped,
         )

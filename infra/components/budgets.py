@@ -19,6 +19,7 @@ import pulumi_aws as aws
 from infra.components.monitoring import DeploymentMonitoring, deployment_tags
 from infra.config import DEPLOYMENT_TAG
 from infra.constants import COMPONENT_PREFIX
+from infra.outputs import budget_name
 
 # (notification type, percent of the limit): four of the five notifications a budget may have.
 BUDGET_NOTIFICATIONS: tuple[tuple[str, float], ...] = (
@@ -38,11 +39,6 @@ def tag_filter_value(deployment: str) -> str:
     form parses such a key as intended is UNVERIFIED (no AWS document or test shows it).
     """
     return f"user:{DEPLOYMENT_TAG}${deployment}"
-
-
-def budget_name(resource_prefix: str, deployment: str) -> str:
-    """Account-unique, and the name the stack output `deployments.<name>.budgetName` reports."""
-    return f"{resource_prefix}-{deployment}"
 
 
 @dataclass(frozen=True)

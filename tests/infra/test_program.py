@@ -11,9 +11,9 @@ import pulumi
 import pytest
 import yaml
 
-from infra.policies import MAX_MANAGED_POLICY_SIZE
+from infra.policies import MAX_MANAGED_POLICY_SIZE, foundation_model_arn
 from provisioning.core.stack_outputs import STACK_OUTPUT_NAMES, StackOutputs
-from tests.infra.conftest import ACCOUNT, FAKE_SECRET_PREFIX, Engine, set_config
+from tests.infra.conftest import ACCOUNT, FAKE_SECRET_PREFIX, Engine, policy_of, set_config
 from tests.infra.iam_lint import lint
 
 UserPolicyAttachment = "aws:iam/userPolicyAttachment:UserPolicyAttachment"
@@ -315,3 +315,31 @@ def test_fifty_deployments_of_three_models_under_mocks(engine: Engine) -> None:
         named = {r for s in document["Statement"] for r in s["Resource"] if ":application-inference-profile/" in r}
         deployment = policy.inputs["tags"]["managed-llm:deployment"]
         assert named == set(outputs["deployments"][deployment]["inferenceProfiles"].values()), policy.urn
+
+
+ALARM_TYPE = "aws:cloudwatch/metricAlarm:MetricAlarm"
+
+
+def test_a_stack_without_deployments_keeps_its_system_profile_grants_so_existing_endpoints_keep_working(
+    engine: Engine,
+) -> None:
+    run_stack(engine, {"models": [HAIKU, TITAN]})
+    (policy,) = engine.mocks.of_type("aws:iam/policy:Policy")
+    resources = {r for s in policy_of(policy)["Statement"] for r in s["Resource"]}
+    assert any(":inference-profile/" + HAIKU in r for r in resources), policy.urn  # today's `us.` grant
+    assert any(":application-inference-profile/" in r for r in resources), policy.urn  # and the new profile
+    assert foundation_model_arn("us-east-1", TITAN) in resources, policy.urn
+    # Monitored as before deployments existed: the account-level alarms per model only.
+    alarmed = {a.inputs.get("dimensions", {}).get("ModelId") for a in engine.mocks.of_type(ALARM_TYPE)}
+    assert alarmed == {HAIKU, TITAN, None}
+
+
+def test_configuring_deployments_limits_every_key_to_its_own_profiles(engine: Engine) -> None:
+    run_stack(engine, TWO_TEAMS)
+    for policy in engine.mocks.of_type("aws:iam/policy:Policy"):
+        statements = policy_of(policy)["Statement"]
+        resources = {r for s in statements for r in s["Resource"]}
+        assert not any(":inference-profile/" in r for r in resources), policy.urn
+        for statement in statements:
+            if any(":foundation-model/" in r for r in statement["Resource"]):
+                assert "bedrock:InferenceProfileArn" in statement["Condition"]["ArnEquals"], policy.urn
