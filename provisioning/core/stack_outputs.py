@@ -27,6 +27,19 @@ STACK_OUTPUT_NAMES = (
 )
 
 
+class DeploymentOutputs(BaseModel):
+    """One entry of the `deployments` output: a deployment's principal, secret and application profiles."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore", populate_by_name=True)
+
+    elasticsearch_principal_arn: str | None = Field(default=None, alias="elasticsearchPrincipalArn")
+    credentials_secret_arn: str | None = Field(default=None, alias="credentialsSecretArn")
+    # model (catalog id / `us.` profile id) -> application-inference-profile ARN
+    inference_profiles: dict[str, str] = Field(default_factory=dict, alias="inferenceProfiles")
+    monthly_budget_usd: float | None = Field(default=None, alias="monthlyBudgetUsd")
+    budget_name: str | None = Field(default=None, alias="budgetName")
+
+
 class StackOutputs(BaseModel):
     # Outputs a newer stack adds are ignored, not refused: the contract only ever grows.
     model_config = ConfigDict(frozen=True, extra="ignore", populate_by_name=True)
@@ -40,6 +53,7 @@ class StackOutputs(BaseModel):
     kms_key_arn: str | None = Field(default=None, alias="kmsKeyArn")
     alarm_topic_arn: str | None = Field(default=None, alias="alarmTopicArn")
     dashboard_name: str | None = Field(default=None, alias="dashboardName")
+    deployments: dict[str, DeploymentOutputs] | None = None
     source: str = Field(default="stack outputs", exclude=True)
 
 

@@ -216,8 +216,14 @@ def usage_document(report: UsageReport) -> dict[str, Any]:
         "end": report.end.isoformat(),
         "currency": "USD",
         "prices": report.price_source,
-        "models": [_model_usage(m) for m in report.models],
+        "models": [_model_usage(m) for m in report.by_model()],
         "totals": {**{f: report.total(f) for f in FIELDS}, "cost_usd": round(report.total_cost(), 6)},
+        "source": report.source,
+        "by": list(report.by),
+        "groups": [
+            {**dict(zip(report.by, g.key, strict=True)), **g.totals, "cost_usd": _cost(g.cost)} for g in report.groups()
+        ],
+        "notes": list(report.notes),
     }
 
 
