@@ -393,11 +393,7 @@ def principals_of(stack: StackOutputs | None) -> dict[str, str]:
     if stack is None:
         return {}
     if stack.deployments:
-        return {
-            d.elasticsearch_principal_arn: name
-            for name, d in stack.deployments.items()
-            if d.elasticsearch_principal_arn
-        }
+        return {d.principal_arn: name for name, d in stack.deployments.items() if d.principal_arn}
     arn = stack.elasticsearch_principal_arn
     return {arn: DEFAULT_DEPLOYMENT} if arn else {}
 

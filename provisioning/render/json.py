@@ -110,6 +110,15 @@ def plan_document(plan: Plan) -> dict[str, Any]:
         },
         "lifecycle": [_finding(f) for f in plan.lifecycle],
         "presets": [_preset(p) for p in plan.presets],
+        "deployment": None
+        if plan.resolution is None
+        else {
+            "name": plan.resolution.deployment,
+            "models": [
+                {"endpoint": m.endpoint_id, "model": m.model, "profile_arn": m.profile_arn}
+                for m in plan.resolution.models
+            ],
+        },
         "exit_code": plan.exit_code,
     }
 

@@ -98,6 +98,8 @@ def plan_markdown(plan: Plan, title: str | None = None, secrets: Iterable[str] =
         lines += ["", f"> {icon} {cell(finding.message)}"]
     for preset in plan.presets:
         lines += ["", f"> :information_source: {cell(preset.line)}"]
+    for line in plan.model_lines():
+        lines += ["", f"> :link: {cell(line)}"]
     if not plan.changes:
         lines += ["", "No changes to inference endpoints or role mappings."]
     for kind in ("inference_endpoint", "role_mapping"):

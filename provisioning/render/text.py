@@ -107,6 +107,8 @@ def plan_text(plan: Plan, stream: IO[str], *, credentials_source: str | None = N
         out.print(f"refused: {refusal}")
     for preset in plan.presets:
         out.print(preset.line)
+    for line in plan.model_lines():
+        out.print(line)
     for finding in plan.lifecycle_warnings:
         out.print(f"{'warning' if finding.level == 'warn' else 'note'}: {finding.message}")
     if not plan.has_changes and not plan.conflicts:

@@ -21,7 +21,7 @@ UserPolicyAttachment = "aws:iam/userPolicyAttachment:UserPolicyAttachment"
 ROOT = Path(__file__).resolve().parents[2]
 # The CLI reads these names (provisioning/core/stack_outputs.py): both sides change together or not at all.
 # `deployments` (issue 13) is added here until the CLI's list names it too; the union is then a no-op.
-CONTRACT = set(STACK_OUTPUT_NAMES) | {"deployments"}
+CONTRACT = set(STACK_OUTPUT_NAMES)
 
 
 def run_stack(engine: Engine, config: dict[str, Any] | None = None) -> dict[str, Any]:

@@ -60,13 +60,16 @@ def verify(
     """
     from provisioning.adapters.file_loader import load_file
     from provisioning.cli.fanout import _one_target, _secrets
+    from provisioning.core.deployments import resolve
     from provisioning.ops.evidence import verify as verify_deployment
 
     desired = load_file(file_)
     stack = _stack(desired, file_, stack_outputs)
     settings = _one_target(context, desired, es_url, cluster)
+    given = stack if stack_outputs is not None else None
+    state, resolution = resolve(desired, desired.deployment_of(cluster), given, str(file_))
     with context.connect(settings) as client:
-        report = verify_deployment(desired, stack, client, settings)
+        report = verify_deployment(state, stack, client, settings, resolution)
     emit(report, output, sys.stdout, View(secrets=tuple(_secrets(context.environ))))
     return report.exit_code
 
