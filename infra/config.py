@@ -22,6 +22,7 @@ from datetime import date
 from typing import Annotated, Any
 
 import pulumi
+import pulumi_aws as aws
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -325,9 +326,9 @@ class StackConfig(BaseModel):
         return {m: p for m, p in merged.items() if p is not None}
 
     @property
-    def default_tags(self) -> dict[str, dict[str, str]]:
+    def default_tags(self) -> aws.ProviderDefaultTagsArgs:
         """The provider's default tags: every resource says which project and stack declared it."""
-        return {"tags": {"managed-by": constants.PROJECT, "stack": self.stack}}
+        return aws.ProviderDefaultTagsArgs(tags={"managed-by": constants.PROJECT, "stack": self.stack})
 
     @property
     def log_group_name(self) -> str:
