@@ -22,6 +22,7 @@ from datetime import date
 from typing import Annotated, Any
 
 import pulumi
+import pulumi_aws as aws
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -140,6 +141,68 @@ class PriceOverride(BaseModel):
     output: float = Field(ge=0, le=MAX_PRICE)
 
 
+# A deployment's name: lower-case letters, digits and '-', starting with a letter, at most 32 characters
+# (it becomes part of IAM user, profile, budget and alarm names).
+_DEPLOYMENT_NAME = re.compile(r"[a-z](?:[a-z0-9-]{0,30}[a-z0-9])?", re.ASCII)
+DEFAULT_DEPLOYMENT = "default"
+MAX_DEPLOYMENTS = 100
+MAX_MONTHLY_BUDGET_USD = 1_000_000.0
+# AWS tag rules (IAM, Bedrock, Budgets share them): key 1-128, value 0-256 characters of letters, digits,
+# spaces and + - = . _ : / @; keys starting with `aws:` are reserved, and `managed-llm:` is this project's.
+_TAG_KEY = re.compile(r"[\w .:/=+@-]{1,128}", re.ASCII)
+_TAG_VALUE = re.compile(r"[\w .:/=+@-]{0,256}", re.ASCII)
+DEPLOYMENT_TAG = f"{constants.PROJECT}:deployment"
+MAX_USER_TAGS = 40
+
+
+def _tuple(value: object) -> object:
+    """JSON arrays inside a JSON value arrive as lists; strict mode accepts only a tuple for a tuple field."""
+    return tuple(value) if isinstance(value, list) else value
+
+
+class DeploymentConfig(BaseModel):
+    """One Elasticsearch deployment served by the stack: its own principal, profiles, budget and alarms."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
+
+    name: str = Field(alias="name")
+    # None: every model of the stack's `models`.
+    models: Annotated[tuple[ModelId, ...] | None, BeforeValidator(_tuple)] = Field(default=None, alias="models")
+    monthly_budget_usd: float | None = Field(default=None, gt=0, le=MAX_MONTHLY_BUDGET_USD, alias="monthlyBudgetUsd")
+    tags: dict[str, str] = Field(default_factory=dict, alias="tags")
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if not _DEPLOYMENT_NAME.fullmatch(value):
+            raise ValueError(
+                "a deployment name is lower-case letters, digits and '-', starts with a letter, at most 32 characters"
+            )
+        return value
+
+    @field_validator("models")
+    @classmethod
+    def _some_models(cls, value: tuple[str, ...] | None) -> tuple[str, ...] | None:
+        if value is not None and (not value or len(set(value)) != len(value)):
+            raise ValueError("a deployment's models are a non-empty list of unique model ids")
+        return value
+
+    @field_validator("tags")
+    @classmethod
+    def _aws_tags(cls, value: dict[str, str]) -> dict[str, str]:
+        if len(value) > MAX_USER_TAGS:
+            raise ValueError(f"at most {MAX_USER_TAGS} tags per deployment")
+        for key, tag in value.items():
+            if not _TAG_KEY.fullmatch(key) or key.lower().startswith(("aws:", f"{constants.PROJECT}:")):
+                raise ValueError(
+                    "a tag key is 1-128 letters, digits, spaces or + - = . _ : / @, not starting with aws: or "
+                    f"{constants.PROJECT}:"
+                )
+            if not _TAG_VALUE.fullmatch(tag):
+                raise ValueError("a tag value is at most 256 letters, digits, spaces or + - = . _ : / @")
+        return value
+
+
 class StackConfig(BaseModel):
     """Validated stack configuration. Field names are snake_case; config keys are their camelCase aliases."""
 
@@ -161,6 +224,10 @@ class StackConfig(BaseModel):
     )
     credentials_generation: Annotated[int, _whole_number(1, MAX_CREDENTIALS_GENERATION)] = Field(
         default=1, alias="credentialsGeneration"
+    )
+    # Empty: the stack serves one deployment named `default` with every model (as before deployments existed).
+    deployments: Annotated[tuple[DeploymentConfig, ...], BeforeValidator(_json_value)] = Field(
+        default=(), alias="deployments"
     )
 
     @field_validator("region")
@@ -210,6 +277,34 @@ class StackConfig(BaseModel):
             )
         return value
 
+    @field_validator("deployments")
+    @classmethod
+    def _unique_deployments(cls, value: tuple[DeploymentConfig, ...]) -> tuple[DeploymentConfig, ...]:
+        if len(value) > MAX_DEPLOYMENTS:
+            raise ValueError(f"at most {MAX_DEPLOYMENTS} deployments per stack")
+        names = [d.name for d in value]
+        if len(set(names)) != len(names):
+            raise ValueError("deployment names must be unique")
+        return value
+
+    @model_validator(mode="after")
+    def _deployment_models_are_allowed(self) -> StackConfig:
+        for index, deployment in enumerate(self.deployments):
+            outside = sorted(set(deployment.models or ()) - set(self.models))
+            if outside:
+                raise ValueError(
+                    f"deployments[{index}].models: {', '.join(outside)} not in `models` (the stack's allow-list)"
+                )
+        return self
+
+    @property
+    def effective_deployments(self) -> tuple[DeploymentConfig, ...]:
+        """The deployments the stack serves: the configured ones, or one `default` deployment with every model.
+
+        Each has its `models` filled in (the stack's `models` when it named none)."""
+        configured = self.deployments or (DeploymentConfig.model_validate({"name": DEFAULT_DEPLOYMENT}),)
+        return tuple(d if d.models is not None else d.model_copy(update={"models": self.models}) for d in configured)
+
     @model_validator(mode="after")
     def _prices_for_allowed_models(self) -> StackConfig:
         unknown = sorted(set(self.prices) - set(self.models))
@@ -229,6 +324,11 @@ class StackConfig(BaseModel):
         overrides = {m: Price(input=p.input, output=p.output) for m, p in self.prices.items()}
         merged = {m: overrides.get(m, shipped.get(m)) for m in self.models}
         return {m: p for m, p in merged.items() if p is not None}
+
+    @property
+    def default_tags(self) -> aws.ProviderDefaultTagsArgs:
+        """The provider's default tags: every resource says which project and stack declared it."""
+        return aws.ProviderDefaultTagsArgs(tags={"managed-by": constants.PROJECT, "stack": self.stack})
 
     @property
     def log_group_name(self) -> str:

@@ -49,6 +49,22 @@ LOGS_KMS_ACTIONS: tuple[str, ...] = (
 )
 # CloudWatch alarms publishing to an SNS topic encrypted with a customer key need exactly these.
 ALARMS_KMS_ACTIONS: tuple[str, ...] = ("kms:Decrypt", "kms:GenerateDataKey*")
+# AWS Budgets publishing to that topic needs the same two
+# (https://docs.aws.amazon.com/cost-management/latest/userguide/budgets-sns-policy.html).
+BUDGETS_KMS_ACTIONS: tuple[str, ...] = ("kms:Decrypt", "kms:GenerateDataKey*")
+BUDGETS_PRINCIPAL = "budgets.amazonaws.com"
+CLOUDWATCH_PRINCIPAL = "cloudwatch.amazonaws.com"
+# What the account may do with its own alarm topic: the actions of SNS's default topic policy.
+TOPIC_OWNER_ACTIONS: tuple[str, ...] = (
+    "SNS:AddPermission",
+    "SNS:DeleteTopic",
+    "SNS:GetTopicAttributes",
+    "SNS:ListSubscriptionsByTopic",
+    "SNS:Publish",
+    "SNS:RemovePermission",
+    "SNS:SetTopicAttributes",
+    "SNS:Subscribe",
+)
 
 BEDROCK_NAMESPACE = "AWS/Bedrock"
 

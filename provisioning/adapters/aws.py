@@ -237,3 +237,16 @@ def model_availability(region: str, model_ids: Sequence[str]) -> dict[str, Mappi
         except BotoCoreError as exc:
             stopped = answers[model_id] = type(exc).__name__
     return answers
+
+
+def budget(account: str, name: str) -> Mapping[str, Any] | None:
+    """The AWS Budgets budget `name` of `account` (DescribeBudget), or None when there is no such budget.
+
+    Budgets is a global service served from us-east-1 (AWS Budgets API reference, "Endpoints").
+    """
+    client = boto3.client("budgets", region_name="us-east-1")
+    with _aws(f"cannot read budget {name}"):
+        try:
+            return dict(client.describe_budget(AccountId=account, BudgetName=name)["Budget"])
+        except client.exceptions.NotFoundException:
+            return None

@@ -1,6 +1,7 @@
 """Bedrock credentials for the endpoints: write-only secrets, resolved only when a write needs them.
 
-Sources, in order: `BEDROCK_ACCESS_KEY_ID` + `BEDROCK_SECRET_ACCESS_KEY`, else the file's
+Sources, in order: `BEDROCK_ACCESS_KEY_ID` + `BEDROCK_SECRET_ACCESS_KEY`, else the cluster's deployment's
+secret (`deployments.<name>.credentialsSecretArn` of the stack outputs), else the file's
 `bedrock.credentials.secret_arn` (the stack output `credentialsSecretArn`: JSON with `access_key_id`
 and `secret_access_key`). Elasticsearch never returns them, so they are never compared: a plan cannot
 tell whether the key in the cluster is current. Rotation is an explicit command, not a diff.
@@ -45,10 +46,13 @@ class BedrockCredentials:
         return f"BedrockCredentials(source={self.source!r})"
 
 
-def describe_source(state: DesiredState, environ: Mapping[str, str]) -> str:
+def describe_source(state: DesiredState, environ: Mapping[str, str], deployment_secret: str | None = None) -> str:
     """Where credentials would come from, for plan output (nothing is read)."""
     if environ.get(ENV_ACCESS_KEY_ID) or environ.get(ENV_SECRET_ACCESS_KEY):
-        return f"environment ({ENV_ACCESS_KEY_ID}, {ENV_SECRET_ACCESS_KEY})"
+        over = f", over deployment secret {deployment_secret}" if deployment_secret else ""
+        return f"environment ({ENV_ACCESS_KEY_ID}, {ENV_SECRET_ACCESS_KEY}{over})"
+    if deployment_secret is not None:
+        return f"the deployment's Secrets Manager secret {deployment_secret}"
     if state.bedrock is not None and state.bedrock.credentials is not None:
         return f"Secrets Manager secret {state.bedrock.credentials.secret_arn}"
     return "not configured"
@@ -62,8 +66,12 @@ def _read_from_secrets_manager(secret_arn: str) -> str:
 
 
 def resolve(
-    state: DesiredState, environ: Mapping[str, str], read_secret: Callable[[str], str] | None = None
+    state: DesiredState,
+    environ: Mapping[str, str],
+    read_secret: Callable[[str], str] | None = None,
+    deployment_secret: str | None = None,
 ) -> BedrockCredentials:
+    """The key pair from the first source that has one (order in the module docstring)."""
     key_id = environment.read(environ, ENV_ACCESS_KEY_ID, CredentialsError)
     secret = environment.read(environ, ENV_SECRET_ACCESS_KEY, CredentialsError)
     if key_id or secret:
@@ -79,6 +87,8 @@ def resolve(
                 f"{ENV_SECRET_ACCESS_KEY} holds spaces or non-ASCII characters (the value is not shown)"
             )
         return BedrockCredentials(SecretStr(key_id), SecretStr(secret), "environment")
+    if deployment_secret is not None:
+        return from_secret(deployment_secret, read_secret)
     if state.bedrock is None or state.bedrock.credentials is None:
         raise CredentialsError(
             f"no Bedrock credentials: set {ENV_ACCESS_KEY_ID}/{ENV_SECRET_ACCESS_KEY} or bedrock.credentials.secret_arn"

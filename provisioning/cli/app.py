@@ -90,10 +90,12 @@ class CliContext:
         )
         return _warn_about(settings, "ELASTICSEARCH")
 
-    def credentials(self, desired: DesiredState) -> Callable[[], BedrockCredentials]:
+    def credentials(
+        self, desired: DesiredState, deployment_secret: str | None = None
+    ) -> Callable[[], BedrockCredentials]:
         from provisioning.adapters.credentials import resolve
 
-        return lambda: resolve(desired, self.environ, self.read_secret)
+        return lambda: resolve(desired, self.environ, self.read_secret, deployment_secret)
 
 
 def _warn_about(settings: ConnectionSettings, prefix: str) -> ConnectionSettings:
@@ -246,12 +248,21 @@ def transport_options(command: FC) -> FC:
     return timeout_option(allow_http_option(command))
 
 
+stack_outputs_option = click.option(
+    "--stack-outputs",
+    type=click.Path(path_type=Path),
+    help="JSON of `pulumi stack output --json` (default: the file's bedrock section); needed when the file "
+    "names a deployment (its application inference profiles and secret come from there).",
+)
+
+
 def plan_options(report: str, help_text: str) -> Callable[[FC], FC]:
     """The options plan and apply share, in the order --help lists them; each renders its own formats."""
 
     def decorate(command: FC) -> FC:
         output = output_option(report, help_text)
-        for option in reversed((file_option, output, es_url_option, prune_option, adopt_option, force_option)):
+        shared = (file_option, stack_outputs_option, output, es_url_option, prune_option, adopt_option, force_option)
+        for option in reversed(shared):
             command = option(command)
         return transport_options(command)
 
@@ -269,13 +280,6 @@ def cli(debug: bool) -> None:
     One declarative file describes inference endpoints and role mappings; `plan` shows the diff,
     `apply` makes the cluster match it.
     """
-
-
-stack_outputs_option = click.option(
-    "--stack-outputs",
-    type=click.Path(path_type=Path),
-    help="JSON of `pulumi stack output --json` (default: the file's bedrock section).",
-)
 
 
 def main(argv: list[str] | None = None) -> None:

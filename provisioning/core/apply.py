@@ -278,7 +278,9 @@ def final_plan(plan: Plan, desired: DesiredState, state: ClusterState, kibana: K
     """Re-plan from the re-read state to prove convergence (an empty plan means converged)."""
     # Kibana shows a preconfigured connector only once its endpoint exists: read it again after the writes.
     listed = kibana.connectors() if kibana is not None and desired.kibana is not None else None
-    return plan_from_state(desired, state, plan.options, plan.target, listed_connectors=listed)
+    return plan_from_state(
+        desired, state, plan.options, plan.target, listed_connectors=listed, resolution=plan.resolution
+    )
 
 
 def in_plan_order(results: Sequence[ChangeResult], writes: Sequence[Change]) -> tuple[ChangeResult, ...]:

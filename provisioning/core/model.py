@@ -21,6 +21,7 @@ from pydantic import (
 )
 
 from catalog.models import Catalog, Price, TaskType, load_catalog, parse_model_id
+from provisioning.core.arns import DEPLOYMENT_NAME_PATTERN, is_application_profile_arn
 from provisioning.core.auth_method import auth_method_problem
 from provisioning.core.credential_keys import names_credential
 from provisioning.core.role_mapping_rules import check_rule, matches_everyone
@@ -52,6 +53,12 @@ JAVA_INT_MAX = 2**31 - 1
 JAVA_LONG_MAX = 2**63 - 1
 
 RoleName = Annotated[str, StringConstraints(min_length=1, pattern=r"^\S(.*\S)?$")]
+# The stack config's rule for a deployment's name (infra/config.py), so the file can name only what can exist.
+DeploymentName = Annotated[str, StringConstraints(pattern=DEPLOYMENT_NAME_PATTERN)]
+DEPLOYMENT_HELP = (
+    "The deployment of the stack config this cluster belongs to (lower-case letters, digits, '-'; at most 32): "
+    "with --stack-outputs, endpoint models resolve to its application inference profiles"
+)
 
 
 class _Strict(BaseModel):
@@ -149,7 +156,10 @@ class InferenceEndpoint(_Strict):
         json_schema_extra={"pattern": ENDPOINT_ID_PATTERN},
     )
     task_type: TaskType
-    model: str = Field(description="Bedrock model id: a `us.` inference profile or an in-region model id")
+    model: str = Field(
+        description="Bedrock model id: a `us.` inference profile or an in-region model id "
+        "(or the application inference profile ARN of this file's deployment)"
+    )
     provider: Provider
     rate_limit: RateLimit | None = None
     task_settings: TaskSettings | None = None
@@ -186,6 +196,8 @@ class InferenceEndpoint(_Strict):
     @field_validator("model")
     @classmethod
     def _bedrock_model(cls, value: str) -> str:
+        if is_application_profile_arn(value):
+            return value  # which model it serves is known only from the stack outputs (core/deployments.py)
         parse_model_id(value)  # ModelIdError is a ValueError: pydantic reports its message
         return value
 
@@ -197,9 +209,8 @@ class InferenceEndpoint(_Strict):
                 raise ValueError(
                     f"preset {preset.id} serves {', '.join(preset.task_types)}, not task_type {self.task_type}"
                 )
-        vendor = parse_model_id(self.model).vendor
-        expected = load_catalog().vendors[vendor]
-        if self.provider != expected:
+        expected = None if is_application_profile_arn(self.model) else _vendor_provider(self.model)
+        if expected is not None and self.provider != expected:
             raise ValueError(f"provider does not match the model's vendor: this model needs provider {expected}")
         offered = catalog_of(info).elasticsearch.provider_task_types(self.provider)
         if self.task_type not in offered:
@@ -224,6 +235,10 @@ class InferenceEndpoint(_Strict):
         if "top_k" in settings and self.provider not in TOP_K_PROVIDERS:
             raise ValueError(f"task_settings.top_k is not available for provider {self.provider}")
         return self
+
+
+def _vendor_provider(model: str) -> str:
+    return load_catalog().vendors[parse_model_id(model).vendor]
 
 
 class RoleMapping(_Strict):
@@ -384,6 +399,7 @@ class Cluster(_Strict):
     kibana_username_env: EnvName | None = Field(default=None, description="MANAGED_LLM_<NAME>_KIBANA_USERNAME")
     kibana_password_env: EnvName | None = Field(default=None, description="MANAGED_LLM_<NAME>_KIBANA_PASSWORD")
     kibana_ca_certs_env: EnvName | None = Field(default=None, description="MANAGED_LLM_<NAME>_KIBANA_CA_CERTS")
+    deployment: DeploymentName | None = Field(default=None, description=DEPLOYMENT_HELP + " (over the file's)")
 
     @field_validator("name")
     @classmethod
@@ -439,6 +455,7 @@ class Cluster(_Strict):
 class DesiredState(_Strict):
     """The whole file."""
 
+    deployment: DeploymentName | None = Field(default=None, description=DEPLOYMENT_HELP)
     bedrock: Bedrock | None = None
     inference_endpoints: list[InferenceEndpoint] = Field(default_factory=list)
     role_mappings: list[RoleMapping] = Field(default_factory=list)
@@ -449,6 +466,11 @@ class DesiredState(_Strict):
     clusters: list[Cluster] = Field(
         default_factory=list, description="Apply the same file to several clusters (default: ELASTICSEARCH_*)"
     )
+
+    def deployment_of(self, cluster: str | None) -> str | None:
+        """The deployment a cluster belongs to: its own `deployment`, else the file's (None: no deployment)."""
+        chosen = next((c for c in self.clusters if c.name == cluster), None)
+        return chosen.deployment if chosen is not None and chosen.deployment is not None else self.deployment
 
     @field_validator("clusters")
     @classmethod

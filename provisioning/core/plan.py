@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from catalog.lifecycle import Finding, PresetResolution
+from provisioning.core.deployments import Resolution
 from provisioning.core.diff import Action, Change, Diff
 from provisioning.core.errors import EXIT_CHANGES, EXIT_ERROR, EXIT_OK
 from provisioning.core.kinds.kibana_connectors import ConnectorStatus, State
@@ -52,6 +53,17 @@ class Plan:
     lifecycle: tuple[Finding, ...] = ()
     # What each preset of the file resolved to, and what Elastic means by the same name.
     presets: tuple[PresetResolution, ...] = ()
+    # The cluster's deployment and the application-profile ARN each endpoint's model is written as.
+    resolution: Resolution | None = None
+
+    def model_lines(self) -> tuple[str, ...]:
+        """`endpoint llm: model us.x -> arn:...` per endpoint of the cluster's deployment (every format shows it)."""
+        if self.resolution is None:
+            return ()
+        return tuple(
+            f"deployment {self.resolution.deployment}, endpoint {m.endpoint_id}: model {m.model} -> {m.profile_arn}"
+            for m in self.resolution.models
+        )
 
     @property
     def lifecycle_warnings(self) -> tuple[Finding, ...]:

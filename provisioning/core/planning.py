@@ -14,6 +14,7 @@ from typing import Any, Protocol
 
 from catalog import lifecycle
 from catalog.models import Catalog, load_catalog
+from provisioning.core.deployments import Resolution
 from provisioning.core.diff import Action, Change, DiffOptions, References, diff
 from provisioning.core.kinds import inference_endpoints as endpoints
 from provisioning.core.kinds import kibana_connectors
@@ -54,12 +55,15 @@ def make_plan(
     target: str,
     catalog: Catalog | None = None,
     kibana: KibanaReader | None = None,
+    resolution: Resolution | None = None,
 ) -> Plan:
     """GET / once for the version, then one GET per kind (and Kibana's connector list), then the diff."""
     catalog = catalog or load_catalog()
     version = reader.version()
     listed = kibana.connectors() if kibana is not None and desired.kibana is not None else None
-    plan = plan_from_state(desired, reader.read_all(), options, target, reader.references, catalog, listed)
+    plan = plan_from_state(
+        desired, reader.read_all(), options, target, reader.references, catalog, listed, resolution=resolution
+    )
     found = refusals(desired, version, catalog) if version is not None else ()
     return dataclasses.replace(plan, cluster_version=version, refusals=(*plan.refusals, *found))
 
@@ -77,7 +81,9 @@ def plan_from_state(
     catalog: Catalog | None = None,
     listed_connectors: Sequence[Mapping[str, Any]] | None = None,
     today: date | None = None,
+    resolution: Resolution | None = None,
 ) -> Plan:
+    """The diff of `desired` (catalog ids as models; `resolution` gives the ARNs written instead) and `state`."""
     catalog = catalog or load_catalog()
     on = today or lifecycle.today()
     region = desired.bedrock.region if desired.bedrock is not None else ""
@@ -88,7 +94,10 @@ def plan_from_state(
     }
     ledger = read_ledger(state.role_mappings)
     result = diff(
-        desired_endpoints={e.id: endpoints.desired(e, region) for e in desired.inference_endpoints},
+        desired_endpoints={
+            e.id: endpoints.desired(e, region, resolution.arn(e.id) if resolution else None)
+            for e in desired.inference_endpoints
+        },
         actual_endpoints={
             str(b.get("inference_id")): endpoints.normalize(b)
             for b in state.endpoints
@@ -126,6 +135,7 @@ def plan_from_state(
         ),
         lock=ledger.lease,
         lifecycle=findings,
+        resolution=resolution,
         presets=lifecycle.resolve_presets(
             sorted((e.id, e.preset, e.model) for e in desired.inference_endpoints if e.preset is not None), catalog, on
         ),

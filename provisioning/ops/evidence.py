@@ -6,12 +6,13 @@ and the rest of the report still runs.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from provisioning.adapters import aws
 from provisioning.adapters.settings import ConnectionSettings
+from provisioning.core.deployments import Resolution
 from provisioning.core.errors import ManagedLlmError
 from provisioning.core.model import DesiredState
 from provisioning.core.planning import ClusterReader
@@ -30,8 +31,27 @@ def _kept(read: Callable[[], T]) -> T | ManagedLlmError:
         return exc
 
 
+def _per_deployment(
+    stack: StackOutputs,
+) -> tuple[dict[str, Any], dict[str, Mapping[str, Any] | ManagedLlmError | None]]:
+    """Each deployment's principal policies, and its budget where it has one (the account is the principal's)."""
+    documents: dict[str, Any] = {}
+    budgets: dict[str, Mapping[str, Any] | ManagedLlmError | None] = {}
+    for name, outputs in (stack.deployments or {}).items():
+        arn = outputs.principal_arn
+        documents[name] = _kept(lambda arn=arn: aws.principal_policy_documents(arn))  # type: ignore[misc]
+        if outputs.budget_name is not None:
+            account, budget = arn.split(":")[4], outputs.budget_name
+            budgets[name] = _kept(lambda a=account, b=budget: aws.budget(a, b))  # type: ignore[misc]
+    return documents, budgets
+
+
 def gather(
-    desired: DesiredState, stack: StackOutputs, cluster: ClusterReader, settings: ConnectionSettings
+    desired: DesiredState,
+    stack: StackOutputs,
+    cluster: ClusterReader,
+    settings: ConnectionSettings,
+    resolution: Resolution | None = None,
 ) -> Evidence:
     region = stack.region
     config = _kept(lambda: aws.logging_configuration(region))
@@ -49,6 +69,7 @@ def gather(
     group = log_group_name(partial)
     now = datetime.now(UTC)
     principal = stack.elasticsearch_principal_arn
+    documents, budgets = _per_deployment(stack)
     return Evidence(
         desired=desired,
         stack=stack,
@@ -61,11 +82,18 @@ def gather(
         cluster=partial.cluster,
         es_url=partial.es_url,
         ca_certs=partial.ca_certs,
+        resolution=resolution,
+        deployment_documents=documents,
+        budgets=budgets,
     )
 
 
 def verify(
-    desired: DesiredState, stack: StackOutputs, cluster: ClusterReader, settings: ConnectionSettings
+    desired: DesiredState,
+    stack: StackOutputs,
+    cluster: ClusterReader,
+    settings: ConnectionSettings,
+    resolution: Resolution | None = None,
 ) -> VerifyReport:
     """The `verify` report: gather the evidence, then judge it."""
-    return evaluate(gather(desired, stack, cluster, settings))
+    return evaluate(gather(desired, stack, cluster, settings, resolution))

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
 from catalog import lifecycle
 from catalog.data_delivery import describe, is_known, payload_destinations, read_flags
 from catalog.models import ModelIdError, is_us_region, load_catalog, parse_model_id
+from provisioning.core.deployments import Resolution
 from provisioning.core.diff import Action
 from provisioning.core.errors import EXIT_ERROR, EXIT_OK, ManagedLlmError
 from provisioning.core.kinds import inference_endpoints as endpoints
@@ -62,6 +63,11 @@ class Evidence:
     cluster: ClusterState | Failure
     es_url: str
     ca_certs: str | None
+    # The verified cluster's deployment (None: the file names none) and, per deployment of the stack
+    # outputs, its principal's policies and its budget (None: no budget of that name).
+    resolution: Resolution | None = None
+    deployment_documents: Mapping[str, Sequence[tuple[str, Mapping[str, Any]]] | Failure] = field(default_factory=dict)
+    budgets: Mapping[str, Mapping[str, Any] | Failure | None] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -83,6 +89,7 @@ def evaluate(evidence: Evidence) -> VerifyReport:
         *_log_group_controls(evidence),
         _no_bodies(evidence),
         _principal(evidence),
+        *_deployment_controls(evidence),
         *_cluster_controls(evidence),
         _model_lifecycle(evidence),
         _transport(evidence),
@@ -307,6 +314,108 @@ def _as_list(value: Any) -> list[str]:
     return [value] if isinstance(value, str) else [str(v) for v in value]
 
 
+# ------------------------------------------------------------------------------------------ deployments
+
+
+def _deployment_controls(evidence: Evidence) -> list[Control]:
+    """Only for a stack with a `deployments` output (older stacks have one principal, checked above)."""
+    if not evidence.stack.deployments:
+        return []
+    return [_own_profiles_only(evidence), _endpoints_own_deployment(evidence), _budgets_exist(evidence)]
+
+
+def _own_profiles_only(evidence: Evidence) -> Control:
+    title = "Each deployment's principal may invoke only its own application inference profiles"
+    deployments = evidence.stack.deployments or {}
+    owners = {arn: name for name, d in deployments.items() for arn in d.inference_profiles.values()}
+    problems: list[str] = []
+    for name in sorted(deployments):
+        documents = evidence.deployment_documents.get(name)
+        if documents is None:
+            problems.append(f"{name}: its principal's policies were not read")
+        elif isinstance(documents, Failure):
+            problems.append(f"{name}: cannot check: {documents.message}")
+        else:
+            own = set(deployments[name].inference_profiles.values())
+            problems += [f"{name}: {p}" for p in own_profile_problems(documents, own, owners)]
+    return _check("aws.deployments.own_profiles", title, problems, f"{len(deployments)} deployments checked")
+
+
+def own_profile_problems(
+    documents: Sequence[tuple[str, Mapping[str, Any]]], own: set[str], owners: Mapping[str, str]
+) -> list[str]:
+    """Every Allow statement that reaches beyond the deployment's own profiles: another deployment's profile
+    (as a resource or in the condition), or a `us.` system profile or foundation model without the
+    `bedrock:InferenceProfileArn` condition that limits it to calls through the deployment's profiles."""
+    problems: list[str] = []
+    for source, document in documents:
+        for index, statement in enumerate(_statements(document)):
+            if statement.get("Effect") != "Allow":
+                continue
+            where = f"{source} statement {statement.get('Sid') or index}"
+            allowed = _condition_values(statement.get("Condition"), PROFILE_CONDITION_KEY)
+            for value in sorted(set(allowed) - own):
+                owner = owners.get(value)
+                problems.append(f"{where}: condition allows {f'deployment {owner} profile ' if owner else ''}{value}")
+            for resource in _as_list(statement.get("Resource")):
+                match = _BEDROCK_ARN.fullmatch(resource)
+                kind = match["kind"] if match else None
+                if "*" in resource:
+                    problems.append(f"{where}: wildcard resource {resource}")
+                elif kind == "application-inference-profile" and resource not in own:
+                    owner = owners.get(resource)
+                    problems.append(
+                        f"{where}: {f'deployment {owner} profile' if owner else 'foreign profile'} {resource}"
+                    )
+                elif kind in ("inference-profile", "foundation-model") and not allowed:
+                    problems.append(f"{where}: {resource} without the {PROFILE_CONDITION_KEY} condition")
+    return problems
+
+
+def _condition_values(condition: Any, key: str) -> list[str]:
+    """Values any operator of a Condition block gives `key` (ArnEquals, ArnLike, StringEquals...)."""
+    if not isinstance(condition, Mapping):
+        return []
+    return [v for block in condition.values() if isinstance(block, Mapping) for v in _as_list(block.get(key))]
+
+
+def _endpoints_own_deployment(evidence: Evidence) -> Control:
+    control_id = "es.endpoints.deployment"
+    title = "Each endpoint of the file uses an application inference profile of its own deployment"
+    resolution, deployments = evidence.resolution, evidence.stack.deployments or {}
+    if resolution is None:
+        return Control(control_id, title, Status.INFO, "the file names no deployment")
+    if isinstance(evidence.cluster, Failure):
+        return Control(control_id, title, Status.FAIL, f"cannot check: {evidence.cluster.message}")
+    own = set(deployments[resolution.deployment].inference_profiles.values())
+    owners = {arn: name for name, d in deployments.items() for arn in d.inference_profiles.values()}
+    declared = {e.id for e in evidence.desired.inference_endpoints}
+    problems = []
+    for body in evidence.cluster.endpoints:
+        spec = endpoints.normalize(body)
+        model = str(spec.get("service_settings.model"))
+        if spec.id in declared and model not in own:
+            owner = owners.get(model)
+            problems.append(f"{spec.id}: {f'deployment {owner} profile ' if owner else ''}{model}")
+    return _check(control_id, title, problems, f"deployment {resolution.deployment}: {len(declared)} endpoints")
+
+
+def _budgets_exist(evidence: Evidence) -> Control:
+    title = "A budget exists for every deployment that configures one"
+    problems, found = [], []
+    for name, outputs in sorted((evidence.stack.deployments or {}).items()):
+        if outputs.budget_name is None:
+            continue
+        budget = evidence.budgets.get(name)
+        if isinstance(budget, Failure):
+            problems.append(f"{name}: cannot check: {budget.message}")
+        elif budget is None:
+            problems.append(f"{name}: no budget {outputs.budget_name}")
+        else:
+            found.append(outputs.budget_name)
+    return _check("aws.deployments.budgets", title, problems, f"{len(found)} budgets: {', '.join(found) or 'none'}")
+
+
 # ------------------------------------------------------------------------------------------ Elasticsearch
 
 
@@ -333,7 +442,7 @@ class _ClusterView:
 
     @classmethod
     def read(cls, evidence: Evidence, state: ClusterState) -> _ClusterView:
-        plan = plan_from_state(evidence.desired, state, PlanOptions(), evidence.es_url)
+        plan = plan_from_state(evidence.desired, state, PlanOptions(), evidence.es_url, resolution=evidence.resolution)
         drift = {
             kind: [
                 f"{c.id} ({c.action.value})" for c in plan.changes if c.kind == kind and c.action is not Action.DELETE
@@ -372,9 +481,11 @@ def _endpoints_region(view: _ClusterView) -> Control:
 
 
 def _endpoints_model(view: _ClusterView) -> Control:
-    models = view.evidence.stack.models
-    if models is None:
+    stack = view.evidence.stack
+    if stack.models is None:
         return view.check("es.endpoints.model", ["needs --stack-outputs (models)"], "")
+    # A deployment's application profiles serve only allow-listed models (core/deployments.py).
+    models = {*stack.models, *(a for d in (stack.deployments or {}).values() for a in d.inference_profiles.values())}
     outside = [
         f"{s.id}: {s.get('service_settings.model')}"
         for s in view.present
@@ -421,11 +532,14 @@ def _model_lifecycle(evidence: Evidence) -> Control:
     if isinstance(evidence.cluster, Failure):
         return Control(control_id, title, Status.FAIL, f"cannot check: {evidence.cluster.message}")
     in_cluster = {str(b.get("inference_id")): endpoints.normalize(b) for b in evidence.cluster.endpoints}
-    # What the endpoint really calls when it exists, else what the file asks for.
+    # What the endpoint really calls when it exists (an application profile: the model it serves), else
+    # what the file asks for.
+    serves = {a: m for d in (evidence.stack.deployments or {}).values() for m, a in d.inference_profiles.items()}
     used = [
         (f"endpoint {i}", str(in_cluster[i].get("service_settings.model")) if i in in_cluster else model)
         for i, model in sorted(declared.items())
     ]
+    used = [(where, serves.get(model, model)) for where, model in used]
     if evidence.stack.models is None:
         return Control(control_id, title, Status.FAIL, "needs --stack-outputs (models) to check the allow-list")
     used += [("allow-list", model) for model in evidence.stack.models]

@@ -1,4 +1,5 @@
-"""`--output csv`: usage as one row per model per UTC day, for spreadsheets and billing scripts."""
+"""`--output csv`: usage as one row per group (`--by`, without `day`) per UTC day, for spreadsheets and billing
+scripts. Notes (the cross-check) are not rows: the command prints them on stderr."""
 
 from __future__ import annotations
 
@@ -13,10 +14,8 @@ def _money(value: float | None) -> str:
 
 
 def usage_csv(report: UsageReport, stream: IO[str]) -> None:
+    dimensions = (*(d for d in report.by if d != "day"), "day")
     writer = csv.writer(stream, lineterminator="\n")
-    writer.writerow(["model", "day", *FIELDS, "cost_usd"])
-    for model in report.models:
-        for day in model.days:
-            writer.writerow(
-                [model.model, day.day.isoformat(), *(getattr(day, f) for f in FIELDS), _money(model.cost(day))]
-            )
+    writer.writerow([*dimensions, *FIELDS, "cost_usd"])
+    for group in report.groups(dimensions):
+        writer.writerow([*group.key, *(group.total(f) for f in FIELDS), _money(group.cost)])

@@ -110,6 +110,15 @@ def plan_document(plan: Plan) -> dict[str, Any]:
         },
         "lifecycle": [_finding(f) for f in plan.lifecycle],
         "presets": [_preset(p) for p in plan.presets],
+        "deployment": None
+        if plan.resolution is None
+        else {
+            "name": plan.resolution.deployment,
+            "models": [
+                {"endpoint": m.endpoint_id, "model": m.model, "profile_arn": m.profile_arn}
+                for m in plan.resolution.models
+            ],
+        },
         "exit_code": plan.exit_code,
     }
 
@@ -216,8 +225,14 @@ def usage_document(report: UsageReport) -> dict[str, Any]:
         "end": report.end.isoformat(),
         "currency": "USD",
         "prices": report.price_source,
-        "models": [_model_usage(m) for m in report.models],
+        "models": [_model_usage(m) for m in report.by_model()],
         "totals": {**{f: report.total(f) for f in FIELDS}, "cost_usd": round(report.total_cost(), 6)},
+        "source": report.source,
+        "by": list(report.by),
+        "groups": [
+            {**dict(zip(report.by, g.key, strict=True)), **g.totals, "cost_usd": _cost(g.cost)} for g in report.groups()
+        ],
+        "notes": list(report.notes),
     }
 
 

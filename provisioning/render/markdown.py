@@ -98,6 +98,8 @@ def plan_markdown(plan: Plan, title: str | None = None, secrets: Iterable[str] =
         lines += ["", f"> {icon} {cell(finding.message)}"]
     for preset in plan.presets:
         lines += ["", f"> :information_source: {cell(preset.line)}"]
+    for line in plan.model_lines():
+        lines += ["", f"> :link: {cell(line)}"]
     if not plan.changes:
         lines += ["", "No changes to inference endpoints or role mappings."]
     for kind in ("inference_endpoint", "role_mapping"):
@@ -133,25 +135,32 @@ def verify_markdown(report: VerifyReport, secrets: Iterable[str] = ()) -> str:
 
 
 def usage_markdown(report: UsageReport) -> str:
+    heads = " | ".join(report.by)
     lines = [
         f"### Bedrock usage in {report.region}, {report.start:%Y-%m-%d} to {report.end:%Y-%m-%d} (UTC)",
         "",
-        "| model | invocations | errors | throttles | input tokens | output tokens | est. cost (USD) |",
-        "|---|---:|---:|---:|---:|---:|---:|",
+        f"| {heads} | invocations | errors | throttles | input tokens | output tokens | est. cost (USD) |",
+        f"|{'---|' * len(report.by)}---:|---:|---:|---:|---:|---:|",
     ]
-    for model in report.models:
-        cost = model.cost()
-        lines.append(
-            f"| `{cell(model.model)}` | {model.total('invocations'):,} | {model.total('errors'):,} | "
-            f"{model.total('throttles'):,} | {model.total('input_tokens'):,} | {model.total('output_tokens'):,} | "
-            f"{'n/a' if cost is None else f'{cost:,.4f}'} |"
+    for group in report.groups():
+        keys = " | ".join(
+            f"`{cell(value)}`" if name == "model" else cell(value)
+            for name, value in zip(report.by, group.key, strict=True)
         )
+        lines.append(
+            f"| {keys} | {group.total('invocations'):,} | {group.total('errors'):,} | "
+            f"{group.total('throttles'):,} | {group.total('input_tokens'):,} | {group.total('output_tokens'):,} | "
+            f"{'n/a' if group.cost is None else f'{group.cost:,.4f}'} |"
+        )
+    blanks = " |" * (len(report.by) - 1)
     lines.append(
-        f"| **total** | {report.total('invocations'):,} | {report.total('errors'):,} | {report.total('throttles'):,} | "
-        f"{report.total('input_tokens'):,} | {report.total('output_tokens'):,} | {report.total_cost():,.4f} |"
+        f"| **total** |{blanks} {report.total('invocations'):,} | {report.total('errors'):,} | "
+        f"{report.total('throttles'):,} | {report.total('input_tokens'):,} | {report.total('output_tokens'):,} | "
+        f"{report.total_cost():,.4f} |"
     )
     lines += ["", f"Estimated at {cell(report.price_source)}."]
-    return fit(lines, what="models")
+    lines += [f"Note: {cell(note)}" for note in report.notes]
+    return fit(lines, what="groups")
 
 
 ACCESS_ICONS = {Access.GRANTED: ":white_check_mark:", Access.NOT_GRANTED: ":x:", Access.UNKNOWN: ":grey_question:"}

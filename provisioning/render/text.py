@@ -25,7 +25,7 @@ from provisioning.core.plan import Plan
 from provisioning.ops.models_report import Access, ModelsReport
 from provisioning.ops.rotate import RotationReport
 from provisioning.ops.smoke import SmokeReport
-from provisioning.ops.usage import UsageReport
+from provisioning.ops.usage import FIELDS, UsageReport
 from provisioning.ops.verify import VerifyReport
 
 SYMBOLS = {
@@ -107,6 +107,8 @@ def plan_text(plan: Plan, stream: IO[str], *, credentials_source: str | None = N
         out.print(f"refused: {refusal}")
     for preset in plan.presets:
         out.print(preset.line)
+    for line in plan.model_lines():
+        out.print(line)
     for finding in plan.lifecycle_warnings:
         out.print(f"{'warning' if finding.level == 'warn' else 'note'}: {finding.message}")
     if not plan.has_changes and not plan.conflicts:
@@ -324,31 +326,30 @@ def usage_text(report: UsageReport, stream: IO[str]) -> None:
         f"Bedrock usage in {report.region}, {report.start:%Y-%m-%d} to {report.end:%Y-%m-%d %H:%M} UTC "
         f"(estimated cost in USD at {report.price_source})"
     )
-    table = _table("model", "invocations", "errors", "throttles", "input tokens", "output tokens", "est. cost", "daily")
-    for column in range(1, 7):
+    # A daily sparkline says nothing once each row is one day.
+    daily = "day" not in report.by
+    width = len(report.by)
+    columns = ("invocations", "errors", "throttles", "input tokens", "output tokens", "est. cost")
+    table = _table(*report.by, *columns, *(("daily",) if daily else ()))
+    for column in range(width, width + 6):
         table.columns[column].justify = "right"
-    for model in report.models:
+    for group in report.groups():
         table.add_row(
-            model.model,
-            f"{model.total('invocations'):,}",
-            f"{model.total('errors'):,}",
-            f"{model.total('throttles'):,}",
-            f"{model.total('input_tokens'):,}",
-            f"{model.total('output_tokens'):,}",
-            _money(model.cost()),
-            sparkline([d.invocations for d in model.days]),
+            *group.key,
+            *(f"{group.total(f):,}" for f in FIELDS),
+            _money(group.cost),
+            *((sparkline(list(group.daily)),) if daily else ()),
         )
     table.add_row(
         Text("total", style="bold"),
-        f"{report.total('invocations'):,}",
-        f"{report.total('errors'):,}",
-        f"{report.total('throttles'):,}",
-        f"{report.total('input_tokens'):,}",
-        f"{report.total('output_tokens'):,}",
+        *([""] * (width - 1)),
+        *(f"{report.total(f):,}" for f in FIELDS),
         f"{report.total_cost():,.4f}",
-        "",
+        *(("",) if daily else ()),
     )
     out.print(table)
+    for note in report.notes:
+        out.print(f"note: {note}")
 
 
 ACCESS_STYLE = {Access.GRANTED: "green", Access.NOT_GRANTED: "bold red", Access.UNKNOWN: "yellow"}

@@ -15,6 +15,7 @@ import json
 import re
 import ssl
 import threading
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -98,6 +99,8 @@ class EsDouble:
     ca_path: Path
     faults: list[Fault] = field(default_factory=list)
     echoes: list[Echo] = field(default_factory=list)
+    # (API key id, method, path) -> requests: several "clusters" sharing this double tell apart by key.
+    by_caller: Counter[tuple[str, str, str]] = field(default_factory=Counter)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
@@ -154,7 +157,20 @@ class EsDouble:
         a misbehaving proxy or plugin could echo the rest. Output must show none of it."""
         self.echoes.append(Echo(method, re.compile(path), mode))
 
+    def add_caller(self, caller: str, privileges: frozenset[str]) -> None:
+        """Another API key the cluster accepts (for tests where many clusters share this double)."""
+        self.cluster.principals[api_key_header(caller, API_KEY_SECRET)] = Principal(caller, privileges)
+
+    def _count_caller(self, request: Request) -> None:
+        # `Authorization: ApiKey base64(id:api_key)` (Elasticsearch docs, "Create API key" API, response
+        # `encoded`): the id names the caller.
+        scheme, _, encoded = request.headers.get("authorization", "").partition(" ")
+        caller = base64.b64decode(encoded).decode().partition(":")[0] if scheme == "ApiKey" else ""
+        with self._lock:
+            self.by_caller[(caller, request.method, request.path)] += 1
+
     def _hook(self, request: Request) -> Response | Literal["reset"] | None:
+        self._count_caller(request)
         for echo in self.echoes:
             if echo.method == request.method and echo.path.search(request.path):
                 if echo.mode == "error":
@@ -205,6 +221,8 @@ class EsDouble:
 
     def reset_counters(self) -> None:
         self.server.log.clear()
+        with self._lock:
+            self.by_caller.clear()
 
 
 def _error_response(status: int) -> Response:

@@ -8,6 +8,7 @@ replacement triggers, delete-before-replace, parent).
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -84,6 +85,12 @@ class RecordingMocks(pulumi.runtime.Mocks):
             case "aws:secretsmanager/secret:Secret":
                 outputs |= {"arn": f"arn:aws:secretsmanager:{region}:{ACCOUNT}:secret:{args.name}-AbCdEf"}
                 resource_id = outputs["arn"]
+            case "aws:bedrock/inferenceProfile:InferenceProfile":
+                # An application profile's id is its ARN's last segment (CreateInferenceProfile answers
+                # `inferenceProfileArn`; docs/research/models-and-apis-2026-12.md §6): 12 characters here.
+                resource_id = hashlib.sha256(args.name.encode()).hexdigest()[:12]
+                arn = f"arn:aws:bedrock:{region}:{ACCOUNT}:application-inference-profile/{resource_id}"
+                outputs |= {"arn": arn, "status": "ACTIVE", "type": "APPLICATION"}
             case "aws:sns/topic:Topic":
                 outputs |= {"arn": f"arn:aws:sns:{region}:{ACCOUNT}:{args.name}"}
                 resource_id = outputs["arn"]
@@ -136,10 +143,20 @@ class RecordingMonitor(MockMonitor):
     def __init__(self, mocks: RecordingMocks) -> None:
         super().__init__(mocks)
         self.requests: dict[str, Any] = {}
+        # URN -> its parent's URN ("" for the stack): names repeat across types, URNs do not.
+        self.parents: dict[str, str] = {}
 
     def RegisterResource(self, request: Any) -> Any:
         self.requests[request.name] = request
+        self.parents[self.make_urn(request.parent, request.type, request.name)] = request.parent
         return super().RegisterResource(request)
+
+    def subtree(self, root: str) -> set[str]:
+        """`root` and every URN registered under it, at any depth."""
+        found = {root}
+        while grown := {urn for urn, parent in self.parents.items() if parent in found} - found:
+            found |= grown
+        return found
 
 
 @dataclass

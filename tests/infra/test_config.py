@@ -101,7 +101,7 @@ def test_config_refuses_more_models_than_one_policy_can_grant() -> None:
     message = refusal(models=models)
     assert message.startswith("managed-llm:models: 30 models make an invoke policy of up to ")
     assert "IAM allows 6144: allow fewer models" in message
-    assert parse(models=models[:8]).models == tuple(models[:8])
+    assert parse(models=models[:7]).models == tuple(models[:7])  # with the system-profile grants kept
 
 
 def test_config_models_accept_pulumi_json_and_in_region_models() -> None:
@@ -199,7 +199,7 @@ def test_program_with_refused_config_declares_nothing(engine: Engine, config: di
     assert engine.mocks.calls == []
 
 
-KNOWN_KEYS = "known keys: alarmEmail, credentialsGeneration, logRetentionDays, models, prices, region"
+KNOWN_KEYS = "known keys: alarmEmail, credentialsGeneration, deployments, logRetentionDays, models, prices, region"
 NOT_A_MODEL_ID = (
     "this is not a Bedrock model id (expected e.g. us.anthropic.claude-...: lowercase letters, "
     "digits, '.', '-', '_', ':' and no whitespace)"
@@ -445,3 +445,53 @@ def test_config_makes_no_lifecycle_claim_on_a_model_the_catalog_does_not_know(
     set_config({"models": ["us.anthropic.claude-opus-4-7"]})
     assert StackConfig.load().models == ("us.anthropic.claude-opus-4-7",)
     assert warned == []
+
+
+def test_config_without_deployments_serves_one_default_deployment_with_every_model() -> None:
+    config = parse_stack_config({}, stack="dev")
+    (only,) = config.effective_deployments
+    assert only.name == "default"
+    assert only.models == config.models
+    assert only.monthly_budget_usd is None
+
+
+def test_config_deployments_default_to_the_stacks_models_and_keep_their_own() -> None:
+    haiku = "us.anthropic.claude-haiku-4-5-20251001-v1:0"
+    sonnet = "us.anthropic.claude-sonnet-4-6"
+    deployments = [{"name": "team-a", "monthlyBudgetUsd": 100, "tags": {"team": "a"}}, {"name": "b", "models": [haiku]}]
+    config = parse_stack_config(
+        {"models": json.dumps([sonnet, haiku]), "deployments": json.dumps(deployments)}, stack="dev"
+    )
+    team_a, b = config.effective_deployments
+    assert (team_a.name, team_a.models, team_a.monthly_budget_usd, team_a.tags) == (
+        "team-a",
+        (sonnet, haiku),
+        100.0,
+        {"team": "a"},
+    )
+    assert (b.name, b.models) == ("b", (haiku,))
+
+
+@pytest.mark.parametrize(
+    ("deployments", "message"),
+    [
+        ([{"name": "Team"}], "deployments[0].name: a deployment name is lower-case"),
+        ([{"name": "a" * 33}], "deployments[0].name: a deployment name is lower-case"),
+        ([{"name": "team-"}], "deployments[0].name: a deployment name is lower-case"),
+        ([{"name": "a"}, {"name": "a"}], "deployments: deployment names must be unique"),
+        ([{"name": "a", "monthly_budget_usd": 5}], "deployments[0].monthly_budget_usd: Extra inputs are not permitted"),
+        ([{"name": "a", "monthlyBudgetUsd": 0}], "deployments[0].monthlyBudgetUsd: Input should be greater than 0"),
+        ([{"name": "a", "monthlyBudgetUsd": "5"}], "deployments[0].monthlyBudgetUsd: Input should be a valid number"),
+        ([{"name": "a", "models": []}], "deployments[0].models: Value error, a deployment's models are a non-empty"),
+        ([{"name": "a", "models": ["us.anthropic.claude-opus-4-6-v1"]}], "not in `models` (the stack's allow-list)"),
+        ([{"name": "a", "tags": {"aws:x": "1"}}], "deployments[0].tags: a tag key is 1-128"),
+        ([{"name": "a", "tags": {"managed-llm:deployment": "b"}}], "deployments[0].tags: a tag key is 1-128"),
+        ([{"name": "a", "tags": {"k": "v\n"}}], "deployments[0].tags: a tag value is at most 256"),
+        ([{"name": f"d{i}"} for i in range(101)], "deployments: at most 100 deployments per stack"),
+    ],
+)
+def test_config_refuses_bad_deployments_naming_the_key(deployments: list[dict[str, object]], message: str) -> None:
+    with pytest.raises(StackConfigError) as refused:
+        parse_stack_config({"deployments": json.dumps(deployments)}, stack="dev")
+    assert message.replace("Value error, ", "") in str(refused.value)
+    assert "\n" not in str(refused.value)

@@ -10,16 +10,24 @@ from hypothesis import strategies as st
 
 from infra.constants import BEDROCK_INVOKE_ACTIONS
 from infra.policies import (
+    ALL_US_REGIONS,
+    MAX_MANAGED_POLICY_SIZE,
+    MAX_PROFILE_ID_LENGTH,
     ModelGrant,
     PolicyError,
+    application_profile_arn,
+    application_profile_id,
     bedrock_invoke_policy,
+    deployment_invoke_policy,
     foundation_model_arn,
     in_region_grant,
     inference_profile_arn,
     key_policy,
     logging_role_policy,
     logging_trust_policy,
+    policy_size,
     profile_grant,
+    worst_case_policy_size,
 )
 from tests.infra.iam_lint import lint
 
@@ -184,11 +192,103 @@ def test_invoke_policy_refuses_more_than_a_managed_policy_holds() -> None:
 
 
 def test_the_config_time_size_bound_covers_the_real_policy() -> None:
-    from infra.policies import policy_size, worst_case_policy_size
+    titan = "amazon.titan-embed-text-v2:0"
+    grants = [
+        own_grant(PROFILE, "a" * MAX_PROFILE_ID_LENGTH),
+        profile_grant(
+            titan, titan, application_profile_arn(REGION, ACCOUNT, "b" * 64), [foundation_model_arn(REGION, titan)]
+        ),
+    ]
+    assert policy_size(deployment_invoke_policy(grants)) <= worst_case_policy_size([PROFILE, titan])
 
-    models = [PROFILE, "amazon.titan-embed-text-v2:0"]
-    real = bedrock_invoke_policy([sonnet_grant(), in_region_grant("amazon.titan-embed-text-v2:0", "us-east-1")])
-    assert policy_size(real) <= worst_case_policy_size(models)
+
+# -- A deployment's policy: its own application profiles only (issue 13).
+
+
+def own_grant(model: str, profile_id: str, regions: tuple[str, ...] = US) -> ModelGrant:
+    foundation = model.removeprefix("us.")
+    arn = application_profile_arn(REGION, ACCOUNT, profile_id)
+    return profile_grant(model, foundation, arn, [foundation_model_arn(r, foundation) for r in regions])
+
+
+def test_deployment_policy_grants_its_own_profiles_and_models_only_through_them() -> None:
+    mine = [own_grant(PROFILE, "mine00000001"), own_grant("us.anthropic.claude-sonnet-4-6", "mine00000002")]
+    theirs = own_grant(PROFILE, "theirs000001")
+    policy = deployment_invoke_policy(mine)
+    profiles, models = policy["Statement"]
+    own = [g.profile_arn for g in sorted(mine, key=lambda g: g.model_id)]
+    assert profiles["Resource"] == own
+    assert "Condition" not in profiles
+    assert all(":foundation-model/" in r for r in models["Resource"])
+    assert models["Condition"] == {"ArnEquals": {"bedrock:InferenceProfileArn": own}}
+    text = str(policy)
+    assert theirs.profile_arn is not None
+    assert theirs.profile_arn not in text
+    assert ":inference-profile/" not in text
+    assert_no_wildcards(policy)
+    assert lint(policy) == []
+
+
+@pytest.mark.parametrize(
+    "grant",
+    [
+        sonnet_grant(),  # the `us.` system profile itself
+        in_region_grant("amazon.titan-embed-text-v2:0", REGION),  # the model directly
+        ModelGrant(PROFILE, (foundation_model_arn(REGION, FM_SONNET),), f"{PROFILE_ARN}/../x"),
+    ],
+    ids=["system-profile", "no-profile", "not-an-arn"],
+)
+def test_deployment_policy_refuses_anything_but_an_application_profile(grant: ModelGrant) -> None:
+    with pytest.raises(PolicyError, match="only through its own application inference profile"):
+        deployment_invoke_policy([grant])
+
+
+def test_application_profile_id_is_the_arns_last_segment() -> None:
+    assert application_profile_id(application_profile_arn(REGION, ACCOUNT, "abc123xyz0")) == "abc123xyz0"
+    with pytest.raises(PolicyError, match="not an application inference profile ARN"):
+        application_profile_id(PROFILE_ARN)
+
+
+# The longest `us.` ids of the shipped catalog, each application profile id as long as Bedrock allows, and
+# every US region a route: the largest policy 50 deployments x 3 models can produce.
+LONGEST_MODELS = (
+    "us.anthropic.claude-3-7-sonnet-20250219-v1:0",
+    "us.anthropic.claude-sonnet-4-5-20250929-v1:0",
+    "us.anthropic.claude-haiku-4-5-20251001-v1:0",
+)
+# IAM quotas for one account (docs/research/many-deployments-2026-12.md §6): users 5,000; customer managed
+# policies 1,500 (default); managed policies attached per user 10 (default); application inference
+# profiles per account and region: 1,000 is the lower of the two reported defaults.
+IAM_USERS_PER_ACCOUNT = 5000
+MANAGED_POLICIES_PER_ACCOUNT = 1500
+MANAGED_POLICIES_PER_USER = 10
+PROFILES_PER_ACCOUNT = 1000
+
+
+def test_fifty_deployments_of_three_models_stay_within_iam_limits() -> None:
+    policies = [
+        deployment_invoke_policy(
+            [
+                own_grant(model, f"{d:02d}{m}".ljust(MAX_PROFILE_ID_LENGTH, "x"), ALL_US_REGIONS)
+                for m, model in enumerate(LONGEST_MODELS)
+            ]
+        )
+        for d in range(50)
+    ]
+    sizes = [policy_size(p) for p in policies]
+    assert max(sizes) <= MAX_MANAGED_POLICY_SIZE, max(sizes)
+    assert max(sizes) <= worst_case_policy_size(LONGEST_MODELS)
+    assert worst_case_policy_size(LONGEST_MODELS) <= MAX_MANAGED_POLICY_SIZE
+    assert lint(policies[0]) == []
+    # One user and one managed policy per deployment, one attachment each, one profile per model.
+    assert IAM_USERS_PER_ACCOUNT >= 50
+    assert MANAGED_POLICIES_PER_ACCOUNT >= 50
+    assert MANAGED_POLICIES_PER_USER >= 1
+    assert 50 * len(LONGEST_MODELS) <= PROFILES_PER_ACCOUNT
+    # No deployment's document names another's profile.
+    for index, policy in enumerate(policies):
+        named = {r.rsplit("/", 1)[1][:2] for s in policy["Statement"] for r in s["Resource"] if "application" in r}
+        assert named == {f"{index:02d}"}
 
 
 def test_lint_still_fails_a_broad_bedrock_policy() -> None:

@@ -60,13 +60,16 @@ def verify(
     """
     from provisioning.adapters.file_loader import load_file
     from provisioning.cli.fanout import _one_target, _secrets
+    from provisioning.core.deployments import resolve
     from provisioning.ops.evidence import verify as verify_deployment
 
     desired = load_file(file_)
     stack = _stack(desired, file_, stack_outputs)
     settings = _one_target(context, desired, es_url, cluster)
+    given = stack if stack_outputs is not None else None
+    state, resolution = resolve(desired, desired.deployment_of(cluster), given, str(file_))
     with context.connect(settings) as client:
-        report = verify_deployment(desired, stack, client, settings)
+        report = verify_deployment(state, stack, client, settings, resolution)
     emit(report, output, sys.stdout, View(secrets=tuple(_secrets(context.environ))))
     return report.exit_code
 
@@ -170,26 +173,54 @@ def rotate_credentials(
 @click.option("--region", help="Bedrock region (default: the stack's, else the file's, else us-east-1).")
 @click.option("--since", default="7d", show_default=True, help="Start: a duration before now (7d, 24h) or an ISO date.")
 @click.option("--until", default="now", show_default=True, help="End: now, a duration before now, or an ISO date.")
+@click.option(
+    "--by",
+    "by",
+    multiple=True,
+    metavar="deployment|model|day",
+    help="Group by these, repeated or comma-separated (--by deployment,model). Default: model.",
+)
+@click.option(
+    "--cross-check",
+    is_flag=True,
+    help="Also read the window's invocation logs and compare them with the metrics (disagreements are notes).",
+)
 @output_option("UsageReport")
 def usage(
-    file_: Path | None, stack_outputs: Path | None, region: str | None, since: str, until: str, output: str
+    file_: Path | None,
+    stack_outputs: Path | None,
+    region: str | None,
+    since: str,
+    until: str,
+    by: tuple[str, ...],
+    cross_check: bool,
+    output: str,
 ) -> int:
-    """Invocations, errors, throttles, tokens and estimated cost per model per day, from CloudWatch.
+    """Invocations, errors, throttles, tokens and estimated cost per deployment, model and/or day, from CloudWatch.
 
-    Example: managed-llm usage --stack-outputs stack-outputs.json --since 30d --output csv
+    With the stack's `deployments` output each deployment's application inference profiles are its series;
+    without it everything is one deployment, `default`. Notes (the cross-check) go to stderr with csv.
+
+    Example: managed-llm usage --stack-outputs stack-outputs.json --since 30d --by deployment,model --output csv
     """
     from provisioning.adapters.file_loader import load_file, load_stack_outputs
     from provisioning.core.stack_outputs import from_file
-    from provisioning.ops.usage import read_usage
+    from provisioning.ops.usage import parse_by, read_usage
 
+    groups = parse_by(by)
     desired = load_file(file_) if file_ is not None else None
     stack = (
         load_stack_outputs(stack_outputs)
         if stack_outputs is not None
         else (from_file(desired, str(file_)) if desired is not None and desired.bedrock is not None else None)
     )
-    report = read_usage(desired, stack, region, since, until, datetime.now(UTC), str(file_))
+    report = read_usage(
+        desired, stack, region, since, until, datetime.now(UTC), str(file_), by=groups, check_logs=cross_check
+    )
     emit(report, output, sys.stdout)
+    if output == "csv":
+        for note in report.notes:
+            click.echo(f"note: {note}", err=True)
     return EXIT_OK
 
 

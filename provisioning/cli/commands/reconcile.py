@@ -23,6 +23,7 @@ from provisioning.render import View, emit
 if TYPE_CHECKING:
     from provisioning.cli.fanout import Target
     from provisioning.core.apply import Stop
+    from provisioning.core.deployments import Resolution
     from provisioning.core.model import DesiredState
     from provisioning.core.outcome import ClusterOutcome as Outcome
     from provisioning.core.plan import Plan, PlanOptions
@@ -45,13 +46,35 @@ def validate(file_: Path) -> int:
     return EXIT_OK
 
 
-def _plan(context: CliContext, desired: DesiredState, es_url: str | None, options: PlanOptions) -> Plan:
+Resolved = dict[str | None, tuple["DesiredState", "Resolution | None"]]
+
+
+def _resolve_all(desired: DesiredState, file_: Path, stack_outputs: Path | None, targets: list[Target]) -> Resolved:
+    """Each target's deployment resolved against the stack outputs, before any request: a refusal stops all."""
+    from provisioning.adapters.file_loader import load_stack_outputs
+    from provisioning.core.deployments import resolve
+
+    stack = load_stack_outputs(stack_outputs) if stack_outputs is not None else None
+    return {t.name: resolve(desired, desired.deployment_of(t.name), stack, str(file_)) for t in targets}
+
+
+def _secret_of(resolution: Resolution | None) -> str | None:
+    return resolution.credentials_secret_arn if resolution is not None else None
+
+
+def _plan(
+    context: CliContext,
+    desired: DesiredState,
+    es_url: str | None,
+    options: PlanOptions,
+    resolution: Resolution | None = None,
+) -> Plan:
     """Connect, read the cluster (version, then once per kind, then Kibana's connectors), diff."""
     from provisioning.core.planning import make_plan
 
     settings = context.settings(es_url)
     with context.connect(settings) as client, context.kibana(desired) as kibana:
-        return make_plan(desired, client, options, settings.display_url, kibana=kibana)
+        return make_plan(desired, client, options, settings.display_url, kibana=kibana, resolution=resolution)
 
 
 @cli.command()
@@ -61,6 +84,7 @@ def _plan(context: CliContext, desired: DesiredState, es_url: str | None, option
 def plan(
     context: CliContext,
     file_: Path,
+    stack_outputs: Path | None,
     output: str,
     es_url: str | None,
     prune: bool,
@@ -84,19 +108,23 @@ def plan(
     options = PlanOptions(prune, adopt, force_replace)
     many = len(desired.clusters) > 1 and cluster is None
 
+    targets = _targets(context, desired, cluster, es_url)
+    resolved = _resolve_all(desired, file_, stack_outputs, targets)
+
     def work(target: Target, out: IO[str]) -> Outcome:
-        the_plan = _plan(target.context, desired, es_url, options)
+        state, resolution = resolved[target.name]
+        the_plan = _plan(target.context, state, es_url, options, resolution)
         # With several clusters, the JSON document is written once, for all of them (fanout._finish).
         if not (many and output == "json"):
             view = View(
                 title="managed-llm plan" if target.name is None else f"managed-llm plan, cluster {target.name}",
                 secrets=tuple(_secrets(target.context.environ)),
-                credentials_source=describe_source(desired, target.context.environ),
+                credentials_source=describe_source(state, target.context.environ, _secret_of(resolution)),
             )
             emit(the_plan, output, out, view)
         return Outcome(target.name, the_plan.exit_code, plan=the_plan)
 
-    outcomes = _for_each(_targets(context, desired, cluster, es_url), work)
+    outcomes = _for_each(targets, work)
     return _finish(outcomes, output, plan_codes=True)
 
 
@@ -123,6 +151,7 @@ def plan(
 def apply(
     context: CliContext,
     file_: Path,
+    stack_outputs: Path | None,
     output: str,
     es_url: str | None,
     prune: bool,
@@ -158,20 +187,25 @@ def apply(
     many = len(desired.clusters) > 1 and cluster is None
     single_json = output == "json" and not many
     stop = Stop()
+    targets = _targets(context, desired, cluster, es_url)
+    resolved = _resolve_all(desired, file_, stack_outputs, targets)
 
     def work(target: Target, out: IO[str]) -> Outcome:
+        state, resolution = resolved[target.name]
+        secret = _secret_of(resolution)
         settings = target.context.settings(es_url)
-        with target.context.connect(settings) as client, target.context.kibana(desired) as kibana:
-            the_plan = make_plan(desired, client, options, settings.display_url, kibana=kibana)
+        with target.context.connect(settings) as client, target.context.kibana(state) as kibana:
+            the_plan = make_plan(state, client, options, settings.display_url, kibana=kibana, resolution=resolution)
             if output != "json":
-                emit(the_plan, "text", out, View(credentials_source=describe_source(desired, target.context.environ)))
+                source = describe_source(state, target.context.environ, secret)
+                emit(the_plan, "text", out, View(credentials_source=source))
             progress = progress_for(sys.stderr, len(the_plan.writes), prefix=f"[{target.name}] " if many else "")
             try:
                 report = apply_plan(
                     the_plan,
-                    desired,
+                    state,
                     client,
-                    target.context.credentials(desired),
+                    target.context.credentials(state, secret),
                     concurrency=concurrency,
                     progress=progress,
                     kibana=kibana,
@@ -193,7 +227,7 @@ def apply(
         return Outcome(target.name, report.exit_code, plan=the_plan, report=report)
 
     with _stopped_by_signals(stop):
-        outcomes = _for_each(_targets(context, desired, cluster, es_url), work)
+        outcomes = _for_each(targets, work)
     code = _finish(outcomes, output, plan_codes=False)
     if stop.reason is not None:
         click.echo(

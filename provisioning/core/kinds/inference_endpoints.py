@@ -95,15 +95,16 @@ def normalize(body: Mapping[str, Any]) -> EndpointSpec:
     return _spec(str(body.get("inference_id", "")), task_type, service, tree)
 
 
-def desired(endpoint: InferenceEndpoint, region: str) -> EndpointSpec:
-    """Canonical form of what the file asks for, with the server defaults it would fill in."""
-    return _spec(endpoint.id, endpoint.task_type, SERVICE, _tree(endpoint, region))
+def desired(endpoint: InferenceEndpoint, region: str, model: str | None = None) -> EndpointSpec:
+    """Canonical form of what the file asks for, with the server defaults it would fill in; `model` is what
+    Elasticsearch stores instead of the file's (a deployment's application-profile ARN: core/deployments.py)."""
+    return _spec(endpoint.id, endpoint.task_type, SERVICE, _tree(endpoint, region, model or endpoint.model))
 
 
-def _tree(endpoint: InferenceEndpoint, region: str) -> dict[str, Any]:
+def _tree(endpoint: InferenceEndpoint, region: str, model: str) -> dict[str, Any]:
     settings: dict[str, Any] = {
         "region": region,
-        "model": endpoint.model,
+        "model": model,
         "provider": endpoint.provider,
         "rate_limit": {
             "requests_per_minute": endpoint.rate_limit.requests_per_minute

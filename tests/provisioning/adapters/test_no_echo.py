@@ -15,9 +15,11 @@ from provisioning.core.model import DesiredState
 
 # A file with every string field of the model set (a field the schema adds later must be added here).
 BASE: dict[str, Any] = {
+    "deployment": "team-a",
     "clusters": [
         {
             "name": "prod",
+            "deployment": "team-b",
             "url_env": "MANAGED_LLM_PROD_URL",
             "api_key_env": "MANAGED_LLM_PROD_API_KEY",
             "ca_certs_env": "MANAGED_LLM_PROD_CA_CERTS",

@@ -245,6 +245,7 @@ def test_json_plan_is_a_stable_document(run: Cli, double: EsDouble, standard: Pa
         "ownership_ledger",
         "lifecycle",
         "presets",
+        "deployment",
         "exit_code",
     }
     assert document["format_version"] == 1

@@ -1,0 +1,100 @@
+"""Which deployment a cluster belongs to, and what its endpoints' models become there.
+
+A file names its deployment (`deployment:`, or per cluster); the stack outputs' `deployments` map gives
+that deployment's application inference profiles. Each endpoint's `model` (a catalog id, or its preset's
+model) is written to Elasticsearch as the profile's ARN, which the `amazonbedrock` service passes to
+Bedrock unchanged as the modelId (docs/research/models-and-apis-2026-12.md §3d), so the calls are billed
+and metered per deployment. Everything else (lifecycle, provider, region checks) keeps the catalog id.
+Every refusal here happens before any request.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from catalog.models import load_catalog, parse_model_id
+from provisioning.core.arns import is_application_profile_arn, profile_region
+from provisioning.core.errors import ConfigError
+from provisioning.core.model import DesiredState
+from provisioning.core.stack_outputs import StackOutputs, owner_of
+
+
+@dataclass(frozen=True)
+class ResolvedModel:
+    endpoint_id: str
+    model: str  # the catalog id the checks use
+    profile_arn: str  # what Elasticsearch stores as service_settings.model
+
+
+@dataclass(frozen=True)
+class Resolution:
+    """One cluster's deployment: its name, its secret, and the ARN each endpoint is written with."""
+
+    deployment: str
+    credentials_secret_arn: str
+    models: tuple[ResolvedModel, ...]
+
+    def arn(self, endpoint_id: str) -> str | None:
+        return next((m.profile_arn for m in self.models if m.endpoint_id == endpoint_id), None)
+
+
+def resolve(
+    desired: DesiredState, deployment: str | None, stack: StackOutputs | None, file_name: str
+) -> tuple[DesiredState, Resolution | None]:
+    """The file with catalog ids as models, and its deployment's resolution (None without a deployment)."""
+    if deployment is None:
+        for index, endpoint in enumerate(desired.inference_endpoints):
+            if is_application_profile_arn(endpoint.model):
+                raise ConfigError(
+                    f"{file_name}: inference_endpoints[{index}].model: an application inference profile ARN "
+                    "needs the file's deployment: and --stack-outputs"
+                )
+        return desired, None
+    if stack is None:
+        raise ConfigError(
+            f"{file_name}: deployment {deployment}: pass --stack-outputs (the stack's deployments output) "
+            "to resolve models to the deployment's application inference profiles"
+        )
+    outputs = (stack.deployments or {}).get(deployment)
+    if outputs is None:
+        known = ", ".join(sorted(stack.deployments or {})) or "none"
+        raise ConfigError(f"deployment {deployment} is not in the {stack.source} (deployments there: {known})")
+    region = desired.bedrock.region if desired.bedrock is not None else None
+    endpoints = []
+    resolved = []
+    for index, endpoint in enumerate(desired.inference_endpoints):
+        where = f"{file_name}: inference_endpoints[{index}]"
+        if is_application_profile_arn(endpoint.model):
+            arn = endpoint.model
+            owner = owner_of(stack, arn)
+            if owner is None:
+                raise ConfigError(f"{where}.model: not an application inference profile of any deployment")
+            if owner != deployment:
+                raise ConfigError(
+                    f"{where}.model: deployment {owner}'s application inference profile, "
+                    f"but this cluster belongs to deployment {deployment}"
+                )
+            model = outputs.model_of(arn) or arn
+            expected = load_catalog().vendors[parse_model_id(model).vendor]
+            if endpoint.provider != expected:
+                raise ConfigError(f"{where}.provider: the profile serves {model}, which needs provider {expected}")
+        else:
+            model = endpoint.model
+            found = outputs.inference_profiles.get(model)
+            if found is None:
+                raise ConfigError(
+                    f"deployment {deployment} has no profile for {model}; "
+                    "add it to the deployment's models in the stack config"
+                )
+            arn = found
+        if region is not None and profile_region(arn) != region:
+            raise ConfigError(
+                f"{where}: deployment {deployment}'s profile for {model} is in {profile_region(arn)}, "
+                f"not the file's bedrock.region {region}"
+            )
+        endpoints.append(endpoint.model_copy(update={"model": model}))
+        resolved.append(ResolvedModel(endpoint.id, model, arn))
+    resolution = Resolution(
+        deployment, outputs.credentials_secret_arn, tuple(sorted(resolved, key=lambda m: m.endpoint_id))
+    )
+    return desired.model_copy(update={"inference_endpoints": endpoints}), resolution
