@@ -6,6 +6,7 @@ The "server" here is the stand-in's own request handling (the same code the doub
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import random
@@ -338,3 +339,32 @@ def test_normalize_fills_the_documented_rate_limit_default_when_a_server_omits_i
     }
     assert endpoints.normalize(body).get("service_settings.rate_limit.requests_per_minute") == 240
     assert compare_endpoint(_spec(), endpoints.normalize(body)) == ((), None)
+
+
+def test_each_change_says_why_in_plain_words() -> None:
+    """The reason is what plan prints next to each change: a wrong one hides what apply will do."""
+    from provisioning.core.diff import diff
+    from provisioning.core.kinds.role_mappings import RoleMappingSpec
+
+    def mapping(roles: tuple[str, ...], rules: str) -> RoleMappingSpec:
+        return RoleMappingSpec("m", True, roles, None, rules, "{}")
+
+    updated = _spec(temperature=0.5)
+    moved = endpoints.EndpointSpec(
+        "f",
+        updated.task_type,
+        updated.service,
+        tuple((p, "x" if p == "service_settings.model" else v) for p, v in _spec(temperature=0.2).fields),
+    )
+    result = diff(
+        desired_endpoints={"e": updated, "f": moved},
+        actual_endpoints={"e": _spec(temperature=0.2), "f": dataclasses.replace(_spec(temperature=0.2), id="f")},
+        owned_endpoints=frozenset({"e", "f"}),
+        desired_mappings={"m": mapping(("inference_user",), '{"field":{"username":"a"}}')},
+        actual_mappings={"m": mapping(("inference_admin",), '{"field":{"username":"b"}}')},
+        owned_mappings=frozenset({"m"}),
+    )
+    reasons = {(c.id, c.action): c.reason for c in result.changes}
+    assert reasons[("e", Action.UPDATE)] == "task settings differ"
+    assert reasons[("f", Action.REPLACE)] == "cannot be changed in place: service_settings.model"
+    assert reasons[("m", Action.UPDATE)] == "roles, rules differ"
