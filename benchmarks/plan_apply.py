@@ -1,18 +1,21 @@
-"""Benchmark: requests and wall time per plan, and apply time with a slow validation call. Prints figures.
+"""Benchmark: requests and wall time per plan, text rendering of a large plan, apply speed-up. Prints figures.
 
-    python benchmarks/plan_apply.py                # plans for 10/100/1000 endpoints, applies for 10/100
-    python benchmarks/plan_apply.py --apply-sizes 10 100 1000   # the 1000-endpoint applies take ~21 min
+    python benchmarks/plan_apply.py                # every section below, ~2 min
+    python benchmarks/plan_apply.py --plan-sizes 10 100 --latencies 0.005
 
 Plans run against the stand-in on loopback (plain HTTP) holding N endpoints and N/10 role mappings,
-already converged. The baseline reads one object per request, as Terraform's provider refreshes each
-resource. Applies create N endpoints from scratch while the stand-in answers each PUT after a simulated
-1 s Bedrock validation call, at concurrency 1 and at the default (4).
+already converged, with each request answered after a simulated network latency (5 ms and 50 ms). The
+baseline reads one object per request, as Terraform's provider refreshes each resource. The text plan
+of 10,000 creates shows the share of its time spent rendering (target <= 15 %). Applies create 200
+endpoints while the stand-in answers each PUT after a simulated 100 ms Bedrock validation call, at
+concurrency 4, 8, 16 and 32, against the ideal N x latency / concurrency (target >= 0.85 x ideal).
 """
 
 from __future__ import annotations
 
 import argparse
 import base64
+import io
 import statistics
 import time
 from typing import Any
@@ -22,11 +25,12 @@ from pydantic import SecretStr
 from provisioning.adapters.credentials import BedrockCredentials
 from provisioning.adapters.es_client import EsClient
 from provisioning.adapters.settings import ConnectionSettings
-from provisioning.core.apply import DEFAULT_CONCURRENCY, apply_plan
+from provisioning.core.apply import apply_plan
 from provisioning.core.model import DesiredState
 from provisioning.core.plan import PlanOptions
 from provisioning.core.planning import make_plan
-from provisioning.sandbox import Principal, StandinCluster, StandinServer, api_key_header
+from provisioning.render.text import plan_text
+from provisioning.sandbox import Principal, Request, StandinCluster, StandinServer, api_key_header
 
 KEYS = BedrockCredentials(SecretStr("AKIABENCHMARK0000001"), SecretStr("benchmark-secret"), "benchmark")
 
@@ -52,13 +56,18 @@ def desired_state(n: int) -> DesiredState:
     return DesiredState.model_validate(document)
 
 
-def stand_in(latency: float) -> tuple[StandinServer, EsClient]:
+def stand_in(latency: float, *, network: float = 0.0, connections: int = 10) -> tuple[StandinServer, EsClient]:
+    """The stand-in with `latency` per Bedrock validation and `network` seconds before every answer."""
     cluster = StandinCluster(
         principals={api_key_header("bench", "k"): Principal("bench", frozenset({"all"}))}, validation_latency=latency
     )
-    server = StandinServer(cluster)
+
+    def delay(_request: Request) -> None:
+        time.sleep(network)
+
+    server = StandinServer(cluster, hook=delay if network else None)
     key = base64.b64encode(b"bench:k").decode()
-    return server, EsClient(ConnectionSettings(url=server.url, api_key=SecretStr(key)))
+    return server, EsClient(ConnectionSettings(url=server.url, api_key=SecretStr(key), connections=connections))
 
 
 def baseline_plan(client: EsClient, desired: DesiredState) -> None:
@@ -69,31 +78,46 @@ def baseline_plan(client: EsClient, desired: DesiredState) -> None:
         client.get_role_mapping(mapping.name)
 
 
-def measure_plans(n: int, repeats: int = 5) -> dict[str, float]:
+def measure_plans(n: int, network: float) -> dict[str, float]:
     desired = desired_state(n)
-    server, client = stand_in(latency=0.0)
+    server, client = stand_in(latency=0.0, connections=9)
     try:
         apply_plan(make_plan(desired, client, PlanOptions(), server.url), desired, client, lambda: KEYS, concurrency=8)
-        ours, theirs = [], []
-        for _ in range(repeats):
+        server.hook = (lambda _r: time.sleep(network)) if network else None
+        ours = []
+        for _ in range(3):
             server.log.clear()
             began = time.perf_counter()
             plan = make_plan(desired, client, PlanOptions(), server.url)
             ours.append(time.perf_counter() - began)
             requests = len(server.log.entries)
             assert not plan.has_changes
-            server.log.clear()
-            began = time.perf_counter()
-            baseline_plan(client, desired)
-            theirs.append(time.perf_counter() - began)
-            baseline_requests = len(server.log.entries)
+        server.log.clear()
+        began = time.perf_counter()
+        baseline_plan(client, desired)
+        theirs = time.perf_counter() - began
         return {
             "objects": n + len(desired.role_mappings),
             "requests": requests,
             "seconds": statistics.median(ours),
-            "baseline_requests": baseline_requests,
-            "baseline_seconds": statistics.median(theirs),
+            "baseline_requests": len(server.log.entries),
+            "baseline_seconds": theirs,
         }
+    finally:
+        client.close()
+        server.close()
+
+
+def measure_text_plan(n: int) -> tuple[float, float]:
+    """Seconds to build the desired state and plan N creates on an empty cluster, and to render it as text."""
+    server, client = stand_in(latency=0.0)
+    try:
+        began = time.perf_counter()
+        desired = desired_state(n).model_copy(update={"role_mappings": []})
+        plan = make_plan(desired, client, PlanOptions(), server.url)
+        planned = time.perf_counter()
+        plan_text(plan, io.StringIO())
+        return planned - began, time.perf_counter() - planned
     finally:
         client.close()
         server.close()
@@ -101,7 +125,8 @@ def measure_plans(n: int, repeats: int = 5) -> dict[str, float]:
 
 def measure_apply(n: int, concurrency: int, latency: float) -> float:
     desired = desired_state(n).model_copy(update={"role_mappings": []})
-    server, client = stand_in(latency)
+    # As the CLI does: one connection per parallel write, plus one (the lock's renewal).
+    server, client = stand_in(latency, connections=concurrency + 1)
     try:
         plan = make_plan(desired, client, PlanOptions(), server.url)
         began = time.perf_counter()
@@ -117,27 +142,43 @@ def measure_apply(n: int, concurrency: int, latency: float) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--plan-sizes", type=int, nargs="+", default=[10, 100, 1000])
-    parser.add_argument("--apply-sizes", type=int, nargs="+", default=[10, 100])
-    parser.add_argument("--latency", type=float, default=1.0, help="simulated Bedrock validation call, seconds")
+    parser.add_argument("--latencies", type=float, nargs="+", default=[0.005, 0.05], help="network, seconds")
+    parser.add_argument("--text-size", type=int, default=10_000)
+    parser.add_argument("--apply-size", type=int, default=200)
+    parser.add_argument("--concurrency", type=int, nargs="+", default=[4, 8, 16, 32])
+    parser.add_argument("--latency", type=float, default=0.1, help="simulated Bedrock validation call, seconds")
     args = parser.parse_args()
 
-    print("plan (converged cluster; N endpoints + N/10 role mappings)")
-    header = ("endpoints", "objects", "requests", "seconds", "baseline req", "baseline s", "speed-up")
-    print(" ".join(f"{h:>{w}}" for h, w in zip(header, (9, 8, 9, 9, 13, 11, 9), strict=True)))
-    for n in args.plan_sizes:
-        r = measure_plans(n)
+    print("plan (converged cluster; N endpoints + N/10 role mappings; each request answered after the latency)")
+    header = ("latency", "endpoints", "objects", "requests", "seconds", "baseline req", "baseline s", "speed-up")
+    print(" ".join(f"{h:>{w}}" for h, w in zip(header, (8, 9, 8, 9, 9, 13, 11, 9), strict=True)))
+    for network in args.latencies:
+        for n in args.plan_sizes:
+            r = measure_plans(n, network)
+            print(
+                f"{network * 1000:>6.0f}ms {n:>9} {r['objects']:>8.0f} {r['requests']:>9.0f} {r['seconds']:>9.3f} "
+                f"{r['baseline_requests']:>13.0f} {r['baseline_seconds']:>11.3f} "
+                f"{r['baseline_seconds'] / r['seconds']:>8.1f}x"
+            )
+
+    planning, rendering = measure_text_plan(args.text_size)
+    share = rendering / (planning + rendering)
+    print(f"\ntext plan of {args.text_size} creates (empty cluster)")
+    print(f"plan {planning:.2f} s, render {rendering:.3f} s: rendering {share:.1%} of the run (target <= 15 %)")
+
+    n, latency = args.apply_size, args.latency
+    print(f"\napply ({n} creates; each PUT answered after {latency * 1000:.0f} ms)")
+    print(
+        f"{'concurrency':>11} {'seconds':>8} {'ideal s':>8} {'speed-up':>9} {'ideal':>6} {'ratio':>6} (target >= 0.85)"
+    )
+    serial = n * latency
+    for concurrency in args.concurrency:
+        elapsed = measure_apply(n, concurrency, latency)
+        ideal = serial / concurrency
         print(
-            f"{n:>9} {r['objects']:>8.0f} {r['requests']:>9.0f} {r['seconds']:>9.3f} "
-            f"{r['baseline_requests']:>13.0f} {r['baseline_seconds']:>11.3f} "
-            f"{r['baseline_seconds'] / r['seconds']:>8.1f}x"
+            f"{concurrency:>11} {elapsed:>8.2f} {ideal:>8.2f} {serial / elapsed:>8.1f}x {concurrency:>5}x "
+            f"{ideal / elapsed:>6.2f}"
         )
-    print(f"\napply (create N endpoints; each PUT answered after {args.latency:.1f} s)")
-    parallel_header = f"concurrency {DEFAULT_CONCURRENCY} (s)"
-    print(f"{'endpoints':>9} {'concurrency 1 (s)':>18} {parallel_header:>18} {'speed-up':>9}")
-    for n in args.apply_sizes:
-        serial = measure_apply(n, 1, args.latency)
-        parallel = measure_apply(n, DEFAULT_CONCURRENCY, args.latency)
-        print(f"{n:>9} {serial:>18.1f} {parallel:>18.1f} {serial / parallel:>8.1f}x")
 
 
 if __name__ == "__main__":

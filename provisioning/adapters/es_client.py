@@ -96,6 +96,7 @@ class EsClient:
             **auth,
             **tls,
             verify_certs=True,
+            connections_per_node=self.settings.connections,
             request_timeout=self.retry.read_timeout,
             max_retries=0,
             retry_on_status=(),

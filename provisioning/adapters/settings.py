@@ -17,6 +17,9 @@ from provisioning.adapters.retry import DEFAULT_TIMEOUT
 from provisioning.core.auth_method import auth_method_problem
 from provisioning.core.errors import ConnectionSettingsError
 
+# elastic-transport's own default `connections_per_node`: what every command but apply needs.
+DEFAULT_CONNECTIONS = 10
+
 
 @dataclass(frozen=True)
 class ConnectionSettings:
@@ -43,6 +46,10 @@ class ConnectionSettings:
     ca_certs: Path | None = None
     timeout: float = DEFAULT_TIMEOUT
     proxy_ignored: bool = False
+    # HTTP connections kept to the node. Its pool blocks when all are busy (elastic-transport's
+    # Urllib3HttpNode, `block=True`), so apply sizes it from `--concurrency` or parallel writes would cap
+    # at elastic-transport's default of 10.
+    connections: int = DEFAULT_CONNECTIONS
 
     @classmethod
     def from_environment(

@@ -13,7 +13,7 @@ import sys
 import traceback
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -81,13 +81,16 @@ class CliContext:
         with self.connect_kibana(_warn_about(settings, "KIBANA")) as client:
             yield client
 
-    def settings(self, es_url: str | None) -> ConnectionSettings:
-        """Elasticsearch connection settings from this context's environment and transport options."""
+    def settings(self, es_url: str | None, *, connections: int | None = None) -> ConnectionSettings:
+        """Elasticsearch connection settings from this context's environment and transport options;
+        `connections` sizes the client's connection pool (apply: one per parallel write, plus the lock's)."""
         from provisioning.adapters.settings import ConnectionSettings
 
         settings = ConnectionSettings.from_environment(
             self.environ, es_url, timeout=self.timeout, allow_http=self.allow_http
         )
+        if connections is not None:
+            settings = replace(settings, connections=connections)
         return _warn_about(settings, "ELASTICSEARCH")
 
     def credentials(

@@ -7,7 +7,7 @@ one; credentials appear only as their source ("environment", "Secrets Manager se
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import IO, Any
 
@@ -47,6 +47,12 @@ HEADLINE_FIELDS = (
     "rules",
     "enabled",
 )
+# Above this many changes a plan is summarised per kind and action instead of drawn row by row: rich's
+# table layout measures every cell (about 1 ms per change, so 10 s for 10,000 creates) and a plan that
+# long is not read line by line anyway; `--output json` carries every change.
+LARGE_PLAN = 500
+# Ids named per group in a summarised plan, so a reviewer can spot-check what a group holds.
+SUMMARY_IDS = 5
 
 
 class RedactingConsole(Console):
@@ -95,6 +101,53 @@ def _field_lines(change: Change) -> list[str]:
     return [f"{f.path}: {_value(f.before)} -> {_value(f.after)}" for f in fields]
 
 
+def _change_table(changes: Iterable[Change]) -> Table:
+    """One row per change with its headline fields: what a reviewer reads in a plan of ordinary size."""
+    table = Table(show_edge=False, box=None, pad_edge=False, header_style="bold")
+    for column in ("", "action", "kind", "id", "details"):
+        table.add_column(column, overflow="fold")
+    for change in changes:
+        symbol, style = SYMBOLS[change.action]
+        details = _field_lines(change) or [change.reason]
+        if change.action in (Action.REPLACE, Action.CONFLICT):
+            details.insert(0, change.reason)
+        if change.references is not None and change.references.in_use:
+            details.append(
+                f"used by pipelines {list(change.references.pipelines)}, indexes {list(change.references.indexes)}"
+            )
+        elif change.references is not None and not change.references.known:
+            details.append("references unknown (checking needs manage_inference)")
+        if change.blocked:
+            details.append(f"BLOCKED: {change.blocked}")
+        table.add_row(
+            Text(symbol, style=style),
+            Text(change.action.value, style=style),
+            change.kind,
+            change.id,
+            "\n".join(details),
+        )
+    return table
+
+
+def _summarise(out: Console, changes: Sequence[Change]) -> None:
+    """A large plan: one line per kind and action with its count and first ids, then in full every change
+    that stops plan and apply (conflicts, blocked changes), since those are what the reviewer must act on."""
+    groups: dict[tuple[str, Action], list[str]] = {}
+    for change in changes:
+        groups.setdefault((change.kind, change.action), []).append(change.id)
+    order = list(Action)
+    out.print(f"{len(changes)} changes (more than {LARGE_PLAN}): summarised; --output json lists every change.")
+    for (kind, action), ids in sorted(groups.items(), key=lambda item: (item[0][0], order.index(item[0][1]))):
+        symbol, style = SYMBOLS[action]
+        more = f", ... and {len(ids) - SUMMARY_IDS} more" if len(ids) > SUMMARY_IDS else ""
+        out.print(Text(f"{symbol} {action.value} {kind}: {len(ids)} ({', '.join(ids[:SUMMARY_IDS])}{more})", style))
+    attention = [c for c in changes if c.action is Action.CONFLICT or c.blocked]
+    if attention:
+        out.print(_change_table(attention[:LARGE_PLAN]))
+        if len(attention) > LARGE_PLAN:
+            out.print(f"... and {len(attention) - LARGE_PLAN} more conflicting or blocked changes (--output json).")
+
+
 def plan_text(plan: Plan, stream: IO[str], *, credentials_source: str | None = None) -> None:
     out = console(stream)
     version = (
@@ -114,30 +167,10 @@ def plan_text(plan: Plan, stream: IO[str], *, credentials_source: str | None = N
     if not plan.has_changes and not plan.conflicts:
         out.print("No changes. The cluster matches the file.")
     else:
-        table = Table(show_edge=False, box=None, pad_edge=False, header_style="bold")
-        for column in ("", "action", "kind", "id", "details"):
-            table.add_column(column, overflow="fold")
-        for change in plan.changes:
-            symbol, style = SYMBOLS[change.action]
-            details = _field_lines(change) or [change.reason]
-            if change.action in (Action.REPLACE, Action.CONFLICT):
-                details.insert(0, change.reason)
-            if change.references is not None and change.references.in_use:
-                details.append(
-                    f"used by pipelines {list(change.references.pipelines)}, indexes {list(change.references.indexes)}"
-                )
-            elif change.references is not None and not change.references.known:
-                details.append("references unknown (checking needs manage_inference)")
-            if change.blocked:
-                details.append(f"BLOCKED: {change.blocked}")
-            table.add_row(
-                Text(symbol, style=style),
-                Text(change.action.value, style=style),
-                change.kind,
-                change.id,
-                "\n".join(details),
-            )
-        out.print(table)
+        if len(plan.changes) > LARGE_PLAN:
+            _summarise(out, plan.changes)
+        else:
+            out.print(_change_table(plan.changes))
     for connector in plan.kibana:
         out.print(
             f"kibana connector {connector.spec.id} ({connector.spec.name} -> {connector.spec.inference_id}): "

@@ -779,16 +779,23 @@ class StandinCluster:
     # ---------------------------------------------------------------- role mappings
 
     def _get_role_mappings(self, names: list[str] | None) -> Response:
+        """GET all mappings, or the named ones (404 when none exists). Only the mappings answered are copied:
+        copying every mapping per named GET made per-object reads O(N) each (issue 14)."""
         with self._lock:
-            everything = {n: copy.deepcopy(m) for n, m in self.role_mappings.items()}
-            for name, mapping in self.operator_mappings.items():
-                everything[f"{name}{OPERATOR_SUFFIX}"] = {
-                    **copy.deepcopy(mapping),
-                    "metadata": {**mapping.get("metadata", {}), "_read_only": True},
-                }
+            operator_names = {f"{name}{OPERATOR_SUFFIX}": name for name in self.operator_mappings}
+            wanted = [*self.role_mappings, *operator_names] if names is None else names
+            found: dict[str, JSON] = {}
+            for name in wanted:
+                if name in self.role_mappings:
+                    found[name] = copy.deepcopy(self.role_mappings[name])
+                elif name in operator_names:
+                    mapping = self.operator_mappings[operator_names[name]]
+                    found[name] = {
+                        **copy.deepcopy(mapping),
+                        "metadata": {**mapping.get("metadata", {}), "_read_only": True},
+                    }
         if names is None:
-            return Response(200, everything)
-        found = {n: everything[n] for n in names if n in everything}
+            return Response(200, found)
         return Response(200 if found else 404, found)
 
     def _put_role_mapping(self, name: str, body: JSON) -> JSON:

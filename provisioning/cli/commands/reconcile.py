@@ -16,7 +16,7 @@ from typing import IO, TYPE_CHECKING
 import click
 
 from provisioning.cli.app import MARKDOWN_HELP, CliContext, cli, cluster_option, file_option, pass_context, plan_options
-from provisioning.core.defaults import DEFAULT_CONCURRENCY, DEFAULT_TTL
+from provisioning.core.defaults import DEFAULT_CONCURRENCY, DEFAULT_TTL, MAX_CONCURRENCY
 from provisioning.core.errors import EXIT_ERROR, EXIT_OK
 from provisioning.render import View, emit
 
@@ -132,7 +132,13 @@ def plan(
 @plan_options("Applied", "Output format.")
 @cluster_option
 @click.option(
-    "--concurrency", type=click.IntRange(1, 64), default=DEFAULT_CONCURRENCY, show_default=True, help="Parallel writes."
+    "--concurrency",
+    type=click.IntRange(1, MAX_CONCURRENCY),
+    default=DEFAULT_CONCURRENCY,
+    show_default=True,
+    help=f"Parallel writes, each on its own connection. At most {MAX_CONCURRENCY}: every endpoint PUT is handled "
+    "by the elected master node and makes one billed Bedrock validation call against the account's quota, "
+    "so more would only queue on the master and compete with live traffic.",
 )
 @click.option(
     "--break-lock",
@@ -193,7 +199,8 @@ def apply(
     def work(target: Target, out: IO[str]) -> Outcome:
         state, resolution = resolved[target.name]
         secret = _secret_of(resolution)
-        settings = target.context.settings(es_url)
+        # One connection per parallel write and one for the lock's renewal, which runs beside them.
+        settings = target.context.settings(es_url, connections=concurrency + 1)
         with target.context.connect(settings) as client, target.context.kibana(state) as kibana:
             the_plan = make_plan(state, client, options, settings.display_url, kibana=kibana, resolution=resolution)
             if output != "json":

@@ -107,6 +107,21 @@ def test_writes_run_with_bounded_concurrency(run: Cli, double: EsDouble, tmp_pat
     assert 2 <= double.cluster.max_validations_in_flight <= 4
 
 
+def test_concurrency_sixteen_puts_sixteen_writes_in_flight(run: Cli, double: EsDouble, tmp_path: Path) -> None:
+    """elastic-transport's pool holds 10 connections by default and blocks when all are busy (issue 14)."""
+    double.cluster.validation_latency = 1.0  # long enough for all 16 to be sent before the first answer
+    many = write_file(tmp_path, [endpoint(f"llm-{i}") for i in range(16)], [])
+    assert run("apply", "-f", str(many), "--concurrency", "16").exit_code == 0
+    assert double.cluster.max_validations_in_flight == 16
+
+
+def test_concurrency_above_the_bound_is_refused_with_the_reason_in_help(run: Cli, file: Path) -> None:
+    refused = run("apply", "-f", str(file), "--concurrency", "33")
+    assert refused.exit_code == 1
+    assert "33 is not in the range 1<=x<=32" in refused.output
+    assert "elected master node" in run("apply", "--help").output
+
+
 def test_concurrency_one_is_sequential(run: Cli, double: EsDouble, tmp_path: Path) -> None:
     double.cluster.validation_latency = 0.02
     many = write_file(tmp_path, [endpoint(f"llm-{i}") for i in range(5)], [])

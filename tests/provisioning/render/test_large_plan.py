@@ -1,0 +1,63 @@
+"""A plan too long to read row by row is summarised per kind and action (issue 14); small plans keep the table."""
+
+from __future__ import annotations
+
+import io
+
+from provisioning.core.diff import Action, Change, Diff, FieldChange
+from provisioning.core.plan import Plan
+from provisioning.render.text import LARGE_PLAN, SUMMARY_IDS, plan_text
+
+
+def _creates(n: int) -> list[Change]:
+    return [
+        Change(
+            "inference_endpoint",
+            f"llm-{i:05d}",
+            Action.CREATE,
+            "not in the cluster",
+            (FieldChange("task_type", None, "chat_completion"),),
+        )
+        for i in range(n)
+    ]
+
+
+def _render(changes: list[Change]) -> str:
+    stream = io.StringIO()
+    plan_text(Plan("https://es.example.com:9200", Diff(tuple(sorted(changes, key=lambda c: c.key)))), stream)
+    return stream.getvalue()
+
+
+def test_plan_text_summarises_a_large_plan_per_kind_and_action() -> None:
+    changes = _creates(10_000) + [
+        Change("role_mapping", f"team-{i}", Action.DELETE, "not in the file") for i in range(3)
+    ]
+    text = _render(changes)
+    assert "10003 changes (more than 500): summarised; --output json lists every change." in text
+    assert (
+        "+ create inference_endpoint: 10000 (llm-00000, llm-00001, llm-00002, llm-00003, llm-00004, ... and 9995 more)"
+        in text
+    )
+    assert "- delete role_mapping: 3 (team-0, team-1, team-2)\n" in text
+    # No row per change: the ids past the first few of each group are not drawn.
+    assert "llm-00005" not in text
+    assert "task_type = chat_completion" not in text
+    assert text.endswith("Plan: 10000 to create, 0 to update, 0 to replace, 3 to delete.\n")
+
+
+def test_plan_text_summary_still_shows_every_conflict_and_blocked_change() -> None:
+    changes = [
+        *_creates(LARGE_PLAN),
+        Change("inference_endpoint", "taken", Action.CONFLICT, "exists and is not managed by managed-llm"),
+        Change("inference_endpoint", "used", Action.REPLACE, "task_type cannot change", blocked="in use by pipeline p"),
+    ]
+    text = _render(changes)
+    assert "summarised" in text
+    assert "exists and is not managed by managed-llm" in text
+    assert "BLOCKED: in use by pipeline p" in text
+
+
+def test_plan_text_draws_every_row_up_to_the_threshold() -> None:
+    text = _render(_creates(LARGE_PLAN))
+    assert "summarised" not in text
+    assert all(f"llm-{i:05d}" in text for i in range(SUMMARY_IDS + 1, LARGE_PLAN, 97))
