@@ -16,15 +16,18 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import yaml
 from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from provisioning.adapters import file_loader
 from provisioning.adapters.file_loader import MAX_DEPTH, MAX_FILE_BYTES, MAX_NODES, parse_document
 from provisioning.cli.app import cli
 from provisioning.core.errors import ConfigError
 from tests.conftest import BEDROCK_ENV
 from tests.doubles.es_double import EsDouble
+from tests.provisioning.core.test_model import expectation
 
 ROOT = Path(__file__).resolve().parents[3]
 BAD = Path(__file__).parents[1] / "bad_inputs"
@@ -295,4 +298,80 @@ def test_parse_document_raises_nothing_but_config_error(text: str) -> None:
         parse_document(text, "f.yaml")
     except ConfigError as exc:
         message = exc.message
+    assert message.startswith("f.yaml"), message
+
+
+# The loader reads with libyaml when PyYAML has it and falls back to PyYAML's own parser: both keep every bound.
+CORPUS = sorted(BAD.glob("*.yaml"))
+GOOD = sorted((BAD.parent / "good_inputs").glob("*.yaml"))
+
+
+def _parse_with(libyaml: bool, text: str, name: str = "f.yaml") -> str:
+    """The error `parse_document` raises through one loader ("" for a valid document)."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(file_loader, "LIBYAML", libyaml)
+        try:
+            parse_document(text, name)
+        except ConfigError as exc:
+            return exc.message
+    return ""
+
+
+@pytest.mark.skipif(not yaml.__with_libyaml__, reason="PyYAML built without libyaml")
+def test_the_loader_reads_with_libyaml_when_pyyaml_has_it() -> None:
+    assert file_loader._loader_class() is file_loader.CBoundedLoader
+
+
+@pytest.mark.parametrize("path", CORPUS, ids=[p.stem for p in CORPUS])
+def test_the_pure_python_fallback_refuses_the_corpus_alike(path: Path) -> None:
+    try:
+        text = file_loader.read_text(path)
+    except ConfigError:
+        return  # refused before any YAML is parsed: no loader involved
+    message = _parse_with(False, text, str(path))
+    assert message.startswith(f"{path}"), message
+    assert expectation(path) in message
+
+
+@pytest.mark.parametrize("path", GOOD, ids=[p.stem for p in GOOD])
+def test_both_loaders_build_the_same_state_from_a_good_file(path: Path) -> None:
+    text = path.read_text()
+    states = []
+    for libyaml in (True, False):
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(file_loader, "LIBYAML", libyaml)
+            states.append(parse_document(text, str(path)))
+    assert states[0] == states[1]
+
+
+@pytest.mark.parametrize("libyaml", [True, False], ids=["libyaml", "python"])
+def test_a_control_character_after_multibyte_text_names_its_line(libyaml: bool) -> None:
+    # libyaml counts the offset in UTF-8 bytes: 40 bytes of `é` would push a character count past line 3.
+    text = "bedrock:\n  region: " + "é" * 20 + "\n  x: \x07\n"
+    assert _parse_with(libyaml, text) == "f.yaml:3: character 0x0007 is not allowed in YAML"
+
+
+@pytest.mark.parametrize("libyaml", [True, False], ids=["libyaml", "python"])
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("[" * 5000, f"f.yaml:1: nested deeper than {MAX_DEPTH} levels"),  # libyaml's own limit (1,000) words it
+        (
+            "a:\n" + "".join(" " * i + "- \n" for i in range(1, 200)),
+            f"f.yaml:65: nested deeper than {MAX_DEPTH} levels",
+        ),
+        ("[" + "0, " * MAX_NODES + "0]", f"f.yaml:1: {TOO_MANY}"),
+        ("a: &a [1]\nc: *a\nd: 1\nd: 2\n", "f.yaml:4: d: duplicate key"),
+        ("{1: a}", "f.yaml:1: keys must be strings, found an integer (quote the key)"),
+    ],
+    ids=["brackets", "block-depth", "nodes", "duplicate", "int-key"],
+)
+def test_both_loaders_word_a_bound_alike(libyaml: bool, text: str, message: str) -> None:
+    assert _parse_with(libyaml, text) == message
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(YAML_FRAGMENTS)
+def test_the_fallback_raises_nothing_but_config_error(text: str) -> None:
+    message = _parse_with(False, text) or "f.yaml"
     assert message.startswith("f.yaml"), message
