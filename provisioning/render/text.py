@@ -148,6 +148,41 @@ def _summarise(out: Console, changes: Sequence[Change]) -> None:
             out.print(f"... and {len(attention) - LARGE_PLAN} more conflicting or blocked changes (--output json).")
 
 
+def _per_endpoint_lines(plan: Plan) -> list[str]:
+    """What presets resolve to, the model -> ARN of each endpoint, and lifecycle findings: one line per
+    endpoint, or, in a plan with more than LARGE_PLAN of them, one line per distinct statement with the
+    count and the first ids of its endpoints (10,000 endpoints on one Legacy model say it once)."""
+    items: list[tuple[str, str]] = [(p.line.rsplit("; endpoint ", 1)[0], p.endpoint) for p in plan.presets]
+    if plan.resolution is not None:
+        deployment = plan.resolution.deployment
+        items += [
+            (f"deployment {deployment}: model {m.model} -> {m.profile_arn}", m.endpoint_id)
+            for m in plan.resolution.models
+        ]
+    findings = [
+        (
+            f"{'warning' if f.level == 'warn' else 'note'}: "
+            + f.message.replace(f"inference endpoint {f.endpoint}", "inference endpoint", 1),
+            f.endpoint,
+        )
+        for f in plan.lifecycle_warnings
+    ]
+    if len(items) + len(findings) <= LARGE_PLAN:
+        lines = [line for line in (p.line for p in plan.presets)]
+        lines += list(plan.model_lines())
+        lines += [f"{'warning' if f.level == 'warn' else 'note'}: {f.message}" for f in plan.lifecycle_warnings]
+        return lines
+    grouped: dict[str, list[str]] = {}
+    for statement, endpoint in [*items, *findings]:
+        grouped.setdefault(statement, []).append(endpoint)
+    return [f"{statement} [{_some(ids)}]" for statement, ids in grouped.items()]
+
+
+def _some(ids: Sequence[str]) -> str:
+    more = f", ... and {len(ids) - SUMMARY_IDS} more" if len(ids) > SUMMARY_IDS else ""
+    return f"{len(ids)} endpoint{'s' if len(ids) != 1 else ''}: {', '.join(ids[:SUMMARY_IDS])}{more}"
+
+
 def plan_text(plan: Plan, stream: IO[str], *, credentials_source: str | None = None) -> None:
     out = console(stream)
     version = (
@@ -158,12 +193,8 @@ def plan_text(plan: Plan, stream: IO[str], *, credentials_source: str | None = N
     out.print(f"managed-llm plan for {plan.target} ({version})")
     for refusal in plan.refusals:
         out.print(f"refused: {refusal}")
-    for preset in plan.presets:
-        out.print(preset.line)
-    for line in plan.model_lines():
+    for line in _per_endpoint_lines(plan):
         out.print(line)
-    for finding in plan.lifecycle_warnings:
-        out.print(f"{'warning' if finding.level == 'warn' else 'note'}: {finding.message}")
     if not plan.has_changes and not plan.conflicts:
         out.print("No changes. The cluster matches the file.")
     else:

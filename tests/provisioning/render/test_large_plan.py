@@ -61,3 +61,30 @@ def test_plan_text_draws_every_row_up_to_the_threshold() -> None:
     text = _render(_creates(LARGE_PLAN))
     assert "summarised" not in text
     assert all(f"llm-{i:05d}" in text for i in range(SUMMARY_IDS + 1, LARGE_PLAN, 97))
+
+
+def test_per_endpoint_notes_of_a_large_plan_are_said_once_per_statement() -> None:
+    """10,000 endpoints on one Legacy model: one warning naming the count and a few ids, not 10,000 lines."""
+
+    from catalog.lifecycle import endpoint_findings
+    from catalog.models import load_catalog
+
+    legacy = "us.anthropic.claude-sonnet-4-5-20250929-v1:0"
+    changes = _creates(LARGE_PLAN + 1)
+    on = load_catalog().model(legacy).lifecycle.legacy_date  # type: ignore[union-attr]
+    findings = endpoint_findings(((c.id, legacy, True) for c in changes), load_catalog(), on)
+    plan = Plan("https://es.example.com:9200", Diff(tuple(changes)), lifecycle=findings)
+    stream = io.StringIO()
+    plan_text(plan, stream)
+    text = stream.getvalue()
+    warnings = [line for line in text.splitlines() if line.startswith("warning:")]
+    assert len(warnings) == 1, warnings[:3]
+    assert f"[{LARGE_PLAN + 1} endpoints: llm-00000, llm-00001" in warnings[0]
+    assert "Legacy" in warnings[0]
+    # A small plan keeps one line per endpoint.
+    small = Plan("https://es.example.com:9200", Diff(tuple(changes[:2])), lifecycle=findings[:2])
+    stream = io.StringIO()
+    plan_text(small, stream)
+    assert [line for line in stream.getvalue().splitlines() if line.startswith("warning:")] == [
+        f"warning: {f.message}" for f in findings[:2]
+    ]
