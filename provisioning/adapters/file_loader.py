@@ -2,8 +2,9 @@
 
 A pull request controls the file, so whatever it holds must end quickly in one `ConfigError` line. Reading:
 only regular files (a directory, FIFO or device is refused from `stat` before any read, and again from the
-open descriptor, which is opened non-blocking), never more than `MAX_FILE_BYTES` (1 MiB) + 1 bytes, and
-UTF-8 only: a UTF-8 BOM is allowed; UTF-16/32, Latin-1, NUL bytes or other binary content are refused as
+open descriptor, which is opened non-blocking), never more than `MAX_FILE_BYTES` (1 MiB, or the operator's
+`MANAGED_LLM_MAX_FILE_MIB`) + 1 bytes, and UTF-8 only: a UTF-8 BOM is allowed;
+UTF-16/32, Latin-1, NUL bytes or other binary content are refused as
 "not UTF-8 text" with the line where decoding failed. YAML: the safe loader, with bounds enforced while
 events stream (nesting depth `MAX_DEPTH`, `MAX_NODES` values) and again on the composed node graph, where
 aliases are allowed but may not expand the document past `MAX_NODES` values nor refer to themselves (the
@@ -37,6 +38,7 @@ from yaml.constructor import SafeConstructor
 from yaml.resolver import Resolver
 
 from catalog.models import Catalog
+from provisioning.adapters import environment
 from provisioning.core.credential_keys import names_credential
 from provisioning.core.errors import ConfigError
 from provisioning.core.model import DesiredState
@@ -49,6 +51,13 @@ MAX_DEPTH = 64
 # Every key, value, list item and alias counts once: 1,000 endpoints with 100 role mappings are ~15,000.
 # The pure-Python composer spends ~0.7 KB and ~25 µs per value, so a 1 MiB file stays under 2 s and 200 MB.
 MAX_NODES = 20_000
+# A platform team with a bigger fleet raises both limits in the pipeline's environment, which the file (a
+# pull request edits it) cannot set. The worst-case cost of a hostile file grows with them: about 25 µs and
+# 0.7 KB per value (libyaml parsing, the bounded composer and validation).
+ENV_MAX_FILE_MIB = "MANAGED_LLM_MAX_FILE_MIB"
+ENV_MAX_FILE_VALUES = "MANAGED_LLM_MAX_FILE_VALUES"
+_MIB_RANGE = (1, 64)
+_VALUES_RANGE = (1_000, 2_000_000)
 _READ_CHUNK = 64 * 1024
 _LIBYAML_TOO_DEEP = "exceeded maximum nesting depth"
 _WIDE_BOMS = (
@@ -59,35 +68,56 @@ _WIDE_BOMS = (
 )
 
 
+def _limit(name: str, default: int, low: int, high: int) -> int:
+    """An operator's limit from the environment (digits only, within [low, high]), else `default`."""
+    raw = environment.read(os.environ, name, ConfigError)
+    if not raw:
+        return default
+    if not raw.isascii() or not raw.isdigit() or not low <= int(raw) <= high:
+        raise ConfigError(f"{name} must be a whole number from {low} to {high} (the value is not shown)")
+    return int(raw)
+
+
+def max_file_bytes() -> int:
+    """MAX_FILE_BYTES, or the operator's `MANAGED_LLM_MAX_FILE_MIB`."""
+    return _limit(ENV_MAX_FILE_MIB, MAX_FILE_BYTES // (1024 * 1024), *_MIB_RANGE) * 1024 * 1024
+
+
+def max_nodes() -> int:
+    """MAX_NODES, or the operator's `MANAGED_LLM_MAX_FILE_VALUES`."""
+    return _limit(ENV_MAX_FILE_VALUES, MAX_NODES, *_VALUES_RANGE)
+
+
 def read_text(path: str | Path, what: str = "file") -> str:
     """The UTF-8 text of a regular file of at most MAX_FILE_BYTES, or ConfigError (`<file>[:line]: ...`)."""
     name = str(path)
+    limit = max_file_bytes()
     try:
         # stat first: opening a FIFO or a device can block or have side effects.
-        _require_regular(os.stat(path), name, what)
+        _require_regular(os.stat(path), name, what, limit)
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC)
         try:
             # Checked again on the descriptor: the path may have been swapped since the stat.
-            _require_regular(os.fstat(fd), name, what)
-            data = _read_at_most(fd, MAX_FILE_BYTES + 1)
+            _require_regular(os.fstat(fd), name, what, limit)
+            data = _read_at_most(fd, limit + 1)
         finally:
             os.close(fd)
     except OSError as exc:
         raise ConfigError(f"{name}: cannot read {what}: {exc.strerror or exc}") from None
     except MemoryError:
         raise ConfigError(f"{name}: cannot read {what}: out of memory") from None
-    if len(data) > MAX_FILE_BYTES:
-        raise ConfigError(f"{name}: {what} larger than {_mib(MAX_FILE_BYTES)}; nothing was read past the limit")
+    if len(data) > limit:
+        raise ConfigError(f"{name}: {what} larger than {_mib(limit)}; nothing was read past the limit")
     return _decode(data, name)
 
 
-def _require_regular(status: os.stat_result, name: str, what: str) -> None:
+def _require_regular(status: os.stat_result, name: str, what: str, limit: int) -> None:
     if stat.S_ISDIR(status.st_mode):
         raise ConfigError(f"{name}: cannot read {what}: is a directory")
     if not stat.S_ISREG(status.st_mode):
         raise ConfigError(f"{name}: cannot read {what}: not a regular file (a FIFO, socket or device)")
-    if status.st_size > MAX_FILE_BYTES:
-        raise ConfigError(f"{name}: {what} larger than {_mib(MAX_FILE_BYTES)} ({status.st_size} bytes)")
+    if status.st_size > limit:
+        raise ConfigError(f"{name}: {what} larger than {_mib(limit)} ({status.st_size} bytes)")
 
 
 def _read_at_most(fd: int, limit: int) -> bytes:
@@ -134,19 +164,21 @@ class _Bounds:
     file_name: str
     depth: int
     nodes: int
+    max_nodes: int
 
     def _start_bounds(self, name: str) -> None:
         self.file_name = name
         self.depth = 0
         self.nodes = 0
+        self.max_nodes = max_nodes()
 
     def get_event(self) -> Any:
         event = super().get_event()  # type: ignore[misc]  # the parser's, next in the MRO
         if isinstance(event, yaml.NodeEvent):
             self.nodes += 1
-            if self.nodes > MAX_NODES:
+            if self.nodes > self.max_nodes:
                 raise ConfigError.at(
-                    self.file_name, "", f"more than {MAX_NODES} keys, values and list items", _line(event)
+                    self.file_name, "", f"more than {self.max_nodes} keys, values and list items", _line(event)
                 )
         if isinstance(event, yaml.CollectionStartEvent):
             self.depth += 1
@@ -250,6 +282,7 @@ def check_graph(root: yaml.Node, name: str) -> None:
     Aliases make the composed graph a DAG; walking it as a tree (as every later step does) costs its
     expanded size, which grows exponentially with nested aliases. Sizes are counted once per node here.
     """
+    limit = max_nodes()
     size: dict[int, int] = {}
     height: dict[int, int] = {}
     entered: set[int] = set()
@@ -260,11 +293,11 @@ def check_graph(root: yaml.Node, name: str) -> None:
         if kids is not None:  # leaving: every kid is measured
             size[key] = 1 + sum(size[id(kid)] for kid in kids)
             height[key] = 1 + max((height[id(kid)] for kid in kids), default=0)
-            if size[key] > MAX_NODES:
+            if size[key] > limit:
                 raise ConfigError.at(
                     name,
                     "",
-                    f"aliases expand this value to more than {MAX_NODES} keys, values and list items",
+                    f"aliases expand this value to more than {limit} keys, values and list items",
                     _line(node),
                 )
             if height[key] > MAX_DEPTH:

@@ -375,3 +375,33 @@ def test_both_loaders_word_a_bound_alike(libyaml: bool, text: str, message: str)
 def test_the_fallback_raises_nothing_but_config_error(text: str) -> None:
     message = _parse_with(False, text) or "f.yaml"
     assert message.startswith("f.yaml"), message
+
+
+def test_an_operator_raises_the_file_limits_in_the_environment_and_the_file_cannot(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The defaults keep a hostile file cheap; a platform team with a bigger fleet raises them in the pipeline."""
+    from provisioning.adapters.file_loader import load_file
+
+    endpoints = "".join(
+        f"  - {{id: llm-{i:05d}, task_type: completion, model: us.anthropic.claude-sonnet-4-6, provider: anthropic}}\n"
+        for i in range(12_000)
+    )
+    big = tmp_path / "big.yaml"
+    big.write_text("bedrock: {region: us-east-1}\ninference_endpoints:\n" + endpoints, encoding="utf-8")
+    assert big.stat().st_size > 1024 * 1024
+    with pytest.raises(ConfigError, match=r"larger than 1 MiB"):
+        load_file(big)
+    monkeypatch.setenv("MANAGED_LLM_MAX_FILE_MIB", "4")
+    with pytest.raises(ConfigError, match=r"more than 20000 keys, values and list items"):
+        load_file(big)
+    monkeypatch.setenv("MANAGED_LLM_MAX_FILE_VALUES", "200000")
+    assert len(load_file(big).inference_endpoints) == 12_000
+    for bad in ("0", "65", "1e3", "٣", "4 MiB"):
+        monkeypatch.setenv("MANAGED_LLM_MAX_FILE_MIB", bad)
+        with pytest.raises(ConfigError) as refused:
+            load_file(big)
+        assert (
+            str(refused.value)
+            == "MANAGED_LLM_MAX_FILE_MIB must be a whole number from 1 to 64 (the value is not shown)"
+        )
