@@ -38,11 +38,23 @@ class Resolution:
         return next((m.profile_arn for m in self.models if m.endpoint_id == endpoint_id), None)
 
 
+# The deployment a stack without `deployments` serves (infra/config.py DEFAULT_DEPLOYMENT).
+DEFAULT_DEPLOYMENT = "default"
+
+
 def resolve(
     desired: DesiredState, deployment: str | None, stack: StackOutputs | None, file_name: str
 ) -> tuple[DesiredState, Resolution | None]:
     """The file with catalog ids as models, and its deployment's resolution (None without a deployment)."""
     if deployment is None:
+        others = sorted(set(stack.deployments or {}) - {DEFAULT_DEPLOYMENT}) if stack is not None else []
+        if others:
+            # The stack serves several deployments: a cluster that names none would fall back to whatever
+            # secret the file names and to models its key cannot call. Say which to choose instead.
+            raise ConfigError(
+                f"{file_name}: the stack serves deployments ({', '.join(others)}): name this cluster's with "
+                "deployment: (at the top, or in its clusters: entry)"
+            )
         for index, endpoint in enumerate(desired.inference_endpoints):
             if is_application_profile_arn(endpoint.model):
                 raise ConfigError(

@@ -151,10 +151,16 @@ def rotate_credentials(
     from provisioning.adapters.credentials import from_secret
     from provisioning.adapters.file_loader import load_file
     from provisioning.cli.fanout import _one_target
+    from provisioning.core.deployments import resolve
     from provisioning.ops.rotate import rotate
 
     desired = load_file(file_)
-    arn = _stack(desired, file_, stack_outputs).credentials_secret_arn
+    stack = _stack(desired, file_, stack_outputs)
+    # A cluster of a deployment gets its deployment's key, never the stack's first one.
+    _, resolution = resolve(
+        desired, desired.deployment_of(cluster), stack if stack_outputs is not None else None, str(file_)
+    )
+    arn = resolution.credentials_secret_arn if resolution is not None else stack.credentials_secret_arn
     if arn is None:
         raise ConfigError(
             "rotate-credentials: no credentials secret known (pass --stack-outputs or set bedrock.credentials)"

@@ -405,3 +405,18 @@ def test_an_operator_raises_the_file_limits_in_the_environment_and_the_file_cann
             str(refused.value)
             == "MANAGED_LLM_MAX_FILE_MIB must be a whole number from 1 to 64 (the value is not shown)"
         )
+
+
+def test_the_libyaml_loader_composes_in_python_so_the_streaming_bounds_hold() -> None:
+    """CParser has its own C `get_single_node`: if it came before Composer in the bases, nodes would be composed
+    in C without passing `_Bounds.get_event` (libyaml's own depth error would still read like ours)."""
+    from yaml.composer import Composer
+
+    from provisioning.adapters import file_loader
+
+    if not file_loader.LIBYAML:
+        pytest.skip("PyYAML without libyaml: the pure-Python loader composes in Python anyway")
+    loader = file_loader.CBoundedLoader  # type: ignore[attr-defined]
+    assert loader.get_single_node is Composer.get_single_node
+    assert loader.compose_node is Composer.compose_node
+    assert loader.get_event is file_loader._Bounds.get_event

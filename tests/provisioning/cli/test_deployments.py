@@ -301,3 +301,40 @@ def test_twenty_clusters_each_read_once_per_kind(double: EsDouble, tmp_path: Pat
         assert mine, f"cluster {name} was not read"
         assert all(n == 1 for n in mine.values()), f"cluster {name}: {mine}"
     assert {caller for caller, _ in gets} == set(names)
+
+
+def test_rotation_pushes_the_clusters_own_deployments_key(moto: str, double: EsDouble, tmp_path: Path) -> None:
+    """rotate-credentials on team-b's cluster writes team-b's key, not the stack's first deployment's."""
+    secrets = boto3.client("secretsmanager", region_name=REGION)
+    a_keys = {"access_key_id": "AKIATEAMAKEY0000001", "secret_access_key": "team-a-secret-never-printed"}
+    b_keys = {"access_key_id": "AKIATEAMBKEY0000002", "secret_access_key": "team-b-secret-never-printed"}
+    a = secrets.create_secret(Name="managed-llm-team-a", SecretString=json.dumps(a_keys))["ARN"]
+    b = secrets.create_secret(Name="managed-llm-team-b", SecretString=json.dumps(b_keys))["ARN"]
+    outputs = write_outputs(
+        tmp_path,
+        {
+            "team-a": deployment_outputs("team-a", {V2: TEAM_A, V1: TEAM_A_V1}, secret=a),
+            "team-b": deployment_outputs("team-b", {V2: TEAM_B}, secret=b),
+        },
+    )
+    team_b = write_file(tmp_path, [endpoint("llm")], [], deployment="team-b")
+    run = Cli(double.env())
+    assert run("apply", "-f", str(team_b), "--stack-outputs", str(outputs)).exit_code == 0
+    rotated = run("rotate-credentials", "-f", str(team_b), "--stack-outputs", str(outputs))
+    assert rotated.exit_code == 0, rotated.output
+    settings = double.cluster.endpoints["llm"].service_settings
+    assert settings["access_key"] == b_keys["access_key_id"]
+
+
+def test_a_cluster_that_names_no_deployment_is_refused_when_the_stack_serves_several(
+    run: Cli, double: EsDouble, tmp_path: Path
+) -> None:
+    outputs = write_outputs(tmp_path)
+    plain = write_file(tmp_path, [endpoint("llm")], [])
+    for command in ("plan", "apply", "verify", "rotate-credentials"):
+        result = run(command, "-f", str(plain), "--stack-outputs", str(outputs))
+        assert result.exit_code == 1, (command, result.output)
+        assert "the stack serves deployments (team-a, team-b): name this cluster's with deployment:" in result.stderr
+        assert result.stderr.count("\n") == 1
+    assert double.writes() == []
+    assert double.requests == []  # refused before any request
