@@ -47,6 +47,12 @@ def resolve(
 ) -> tuple[DesiredState, Resolution | None]:
     """The file with catalog ids as models, and its deployment's resolution (None without a deployment)."""
     if deployment is None:
+        for index, endpoint in enumerate(desired.inference_endpoints):
+            if is_application_profile_arn(endpoint.model):
+                raise ConfigError(
+                    f"{file_name}: inference_endpoints[{index}].model: an application inference profile ARN "
+                    "needs the file's deployment: and --stack-outputs"
+                )
         others = sorted(set(stack.deployments or {}) - {DEFAULT_DEPLOYMENT}) if stack is not None else []
         if others:
             # The stack serves several deployments: a cluster that names none would fall back to whatever
@@ -55,12 +61,6 @@ def resolve(
                 f"{file_name}: the stack serves deployments ({', '.join(others)}): name this cluster's with "
                 "deployment: (at the top, or in its clusters: entry)"
             )
-        for index, endpoint in enumerate(desired.inference_endpoints):
-            if is_application_profile_arn(endpoint.model):
-                raise ConfigError(
-                    f"{file_name}: inference_endpoints[{index}].model: an application inference profile ARN "
-                    "needs the file's deployment: and --stack-outputs"
-                )
         return desired, None
     if stack is None:
         raise ConfigError(
