@@ -37,6 +37,7 @@ from pydantic import (
 from pydantic.alias_generators import to_camel
 
 from catalog import lifecycle
+from catalog.deployments import DEFAULT_DEPLOYMENT, DEPLOYMENT_NAME
 from catalog.models import Price, load_catalog, parse_model_id
 from infra import constants
 from infra.policies import MAX_MANAGED_POLICY_SIZE, worst_case_policy_size
@@ -141,10 +142,6 @@ class PriceOverride(BaseModel):
     output: float = Field(ge=0, le=MAX_PRICE)
 
 
-# A deployment's name: lower-case letters, digits and '-', starting with a letter, at most 32 characters
-# (it becomes part of IAM user, profile, budget and alarm names).
-_DEPLOYMENT_NAME = re.compile(r"[a-z](?:[a-z0-9-]{0,30}[a-z0-9])?", re.ASCII)
-DEFAULT_DEPLOYMENT = "default"
 MAX_DEPLOYMENTS = 100
 MAX_MONTHLY_BUDGET_USD = 1_000_000.0
 # AWS tag rules (IAM, Bedrock, Budgets share them): key 1-128, value 0-256 characters of letters, digits,
@@ -174,7 +171,7 @@ class DeploymentConfig(BaseModel):
     @field_validator("name")
     @classmethod
     def _name(cls, value: str) -> str:
-        if not _DEPLOYMENT_NAME.fullmatch(value):
+        if not DEPLOYMENT_NAME.fullmatch(value):
             raise ValueError(
                 "a deployment name is lower-case letters, digits and '-', starts with a letter, at most 32 characters"
             )

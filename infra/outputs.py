@@ -11,9 +11,10 @@ from typing import Any
 
 import pulumi
 
+from catalog.deployments import DEFAULT_DEPLOYMENT
 from infra.components.bedrock_access import BedrockAccess
 from infra.components.monitoring import DeploymentMonitoring
-from infra.config import DEFAULT_DEPLOYMENT, DeploymentConfig, StackConfig
+from infra.config import DeploymentConfig, StackConfig
 
 
 def budget_name(resource_prefix: str, deployment: str) -> str:

@@ -24,8 +24,9 @@ import pulumi_aws as aws
 from pulumi.runtime.proto import resource_pb2
 from pulumi.runtime.settings import monitor_supports_feature
 
+from catalog.deployments import DEFAULT_DEPLOYMENT
 from catalog.models import parse_model_id
-from infra.config import DEFAULT_DEPLOYMENT, DEPLOYMENT_TAG, StackConfig
+from infra.config import DEPLOYMENT_TAG, StackConfig
 from infra.constants import COMPONENT_PREFIX, PROJECT
 from infra.policies import (
     ModelGrant,

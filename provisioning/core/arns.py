@@ -15,9 +15,6 @@ APPLICATION_PROFILE_ARN = re.compile(
 )
 IAM_ARN = re.compile(r"arn:aws:iam::\d{12}:(?:user|role)/[A-Za-z0-9+=,.@_/-]{1,512}", re.ASCII)
 SECRET_ARN = re.compile(r"arn:aws:secretsmanager:us-[a-z]+-\d+:\d{12}:secret:[A-Za-z0-9/_+=.@-]{1,512}", re.ASCII)
-# A deployment's name, as infra/config.py checks it: lower-case letters, digits and '-', starting with a
-# letter, at most 32 characters.
-DEPLOYMENT_NAME_PATTERN = r"^[a-z](?:[a-z0-9-]{0,30}[a-z0-9])?$"
 
 
 def is_application_profile_arn(value: str) -> bool:

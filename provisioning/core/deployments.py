@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from catalog.deployments import DEFAULT_DEPLOYMENT
 from catalog.models import load_catalog, parse_model_id
 from provisioning.core.arns import is_application_profile_arn, profile_region
 from provisioning.core.errors import ConfigError
@@ -36,10 +37,6 @@ class Resolution:
 
     def arn(self, endpoint_id: str) -> str | None:
         return next((m.profile_arn for m in self.models if m.endpoint_id == endpoint_id), None)
-
-
-# The deployment a stack without `deployments` serves (infra/config.py DEFAULT_DEPLOYMENT).
-DEFAULT_DEPLOYMENT = "default"
 
 
 def resolve(

@@ -20,8 +20,9 @@ from pydantic import (
     model_validator,
 )
 
+from catalog.deployments import DEPLOYMENT_NAME_PATTERN
 from catalog.models import Catalog, Price, TaskType, load_catalog, parse_model_id
-from provisioning.core.arns import DEPLOYMENT_NAME_PATTERN, is_application_profile_arn
+from provisioning.core.arns import is_application_profile_arn
 from provisioning.core.auth_method import auth_method_problem
 from provisioning.core.credential_keys import names_credential
 from provisioning.core.role_mapping_rules import check_rule, matches_everyone

@@ -14,8 +14,9 @@ from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
+from catalog.deployments import DEPLOYMENT_NAME_PATTERN
 from catalog.models import parse_model_id
-from provisioning.core.arns import APPLICATION_PROFILE_ARN, DEPLOYMENT_NAME_PATTERN, IAM_ARN, SECRET_ARN
+from provisioning.core.arns import APPLICATION_PROFILE_ARN, IAM_ARN, SECRET_ARN
 from provisioning.core.errors import ConfigError
 from provisioning.core.model import DesiredState
 

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
+from catalog.deployments import DEFAULT_DEPLOYMENT
 from catalog.models import Price, load_catalog
 from provisioning.core.errors import AwsError, ConfigError
 from provisioning.core.model import DesiredState
@@ -39,8 +40,6 @@ METRICS: tuple[tuple[str, str], ...] = (
     ("input_tokens", "InputTokenCount"),
     ("output_tokens", "OutputTokenCount"),
 )
-# The stack's name for "no deployments configured" (infra/config.py DEFAULT_DEPLOYMENT; the contract of issue 13).
-DEFAULT_DEPLOYMENT = "default"
 DIMENSIONS = ("deployment", "model", "day")
 DEFAULT_BY = ("model",)
 SOURCE = "CloudWatch AWS/Bedrock metrics"
