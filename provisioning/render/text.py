@@ -152,28 +152,22 @@ def _per_endpoint_lines(plan: Plan) -> list[str]:
     """What presets resolve to, the model -> ARN of each endpoint, and lifecycle findings: one line per
     endpoint, or, in a plan with more than LARGE_PLAN of them, one line per distinct statement with the
     count and the first ids of its endpoints (10,000 endpoints on one Legacy model say it once)."""
-    items: list[tuple[str, str]] = [(p.line.rsplit("; endpoint ", 1)[0], p.endpoint) for p in plan.presets]
+    # (the line as printed for one endpoint, the same statement without the endpoint, the endpoint)
+    notes: list[tuple[str, str, str]] = [(p.line, p.line.rsplit("; endpoint ", 1)[0], p.endpoint) for p in plan.presets]
     if plan.resolution is not None:
         deployment = plan.resolution.deployment
-        items += [
-            (f"deployment {deployment}: model {m.model} -> {m.profile_arn}", m.endpoint_id)
-            for m in plan.resolution.models
+        notes += [
+            (line, f"deployment {deployment}: model {m.model} -> {m.profile_arn}", m.endpoint_id)
+            for line, m in zip(plan.model_lines(), plan.resolution.models, strict=True)
         ]
-    findings = [
-        (
-            f"{'warning' if f.level == 'warn' else 'note'}: "
-            + f.message.replace(f"inference endpoint {f.endpoint}", "inference endpoint", 1),
-            f.endpoint,
-        )
-        for f in plan.lifecycle_warnings
-    ]
-    if len(items) + len(findings) <= LARGE_PLAN:
-        lines = [line for line in (p.line for p in plan.presets)]
-        lines += list(plan.model_lines())
-        lines += [f"{'warning' if f.level == 'warn' else 'note'}: {f.message}" for f in plan.lifecycle_warnings]
-        return lines
+    for f in plan.lifecycle_warnings:
+        label = "warning" if f.level == "warn" else "note"
+        generic = f.message.replace(f"inference endpoint {f.endpoint}", "inference endpoint", 1)
+        notes.append((f"{label}: {f.message}", f"{label}: {generic}", f.endpoint))
+    if len(notes) <= LARGE_PLAN:
+        return [line for line, _, _ in notes]
     grouped: dict[str, list[str]] = {}
-    for statement, endpoint in [*items, *findings]:
+    for _, statement, endpoint in notes:
         grouped.setdefault(statement, []).append(endpoint)
     return [f"{statement} [{_some(ids)}]" for statement, ids in grouped.items()]
 
