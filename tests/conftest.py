@@ -92,6 +92,13 @@ def fast_connect(settings: ConnectionSettings) -> EsClient:
     return EsClient(settings, retry=FAST_RETRY)
 
 
+class ShownResult(Result):
+    """A CLI result whose repr carries its exit code and output, so a failed `assert r.exit_code == 0` says why."""
+
+    def __repr__(self) -> str:
+        return f"<Result exit {self.exit_code}: {self.output[-2000:]!r}>"
+
+
 @dataclass
 class Cli:
     """Runs `managed-llm` in-process with a given environment, as a pipeline would."""
@@ -108,7 +115,9 @@ class Cli:
             poll_interval=0.05,
             lock_settle=0.0,
         )
-        return self.runner.invoke(cli, list(args), obj=context, catch_exceptions=False)
+        result = self.runner.invoke(cli, list(args), obj=context, catch_exceptions=False)
+        result.__class__ = ShownResult
+        return result
 
 
 @pytest.fixture
