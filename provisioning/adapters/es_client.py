@@ -42,7 +42,7 @@ from elasticsearch import (
 
 from provisioning.adapters.credentials import BedrockCredentials
 from provisioning.adapters.redact import redact
-from provisioning.adapters.retry import RETRY_ON_STATUS, Call, GaveUp, RetryPolicy, Verdict
+from provisioning.adapters.retry import RETRY_ON_STATUS, Call, GaveUp, RetryPolicy, Verdict, dropped_during_tls
 from provisioning.adapters.settings import ConnectionSettings
 from provisioning.core.diff import References
 from provisioning.core.errors import AlreadyExists, ClusterError
@@ -383,7 +383,9 @@ class EsClient:
                 yield
             except GaveUp as gave_up:
                 retried = gave_up.suffix
-                raise gave_up.last from None
+                # Re-raised with its chain of causes intact (what `_connection_cause` reads); nothing below
+                # lets it reach a user.
+                raise gave_up.last  # noqa: B904
         # UnsupportedProductError is an ApiError: it must be caught first.
         except UnsupportedProductError:
             raise ClusterError(
@@ -418,7 +420,9 @@ def _judge(exc: Exception, *, call: Call, retry_after: Callable[[str | None], fl
     if isinstance(exc, ConnectionTimeout):
         return Verdict(retry=call is Call.READ)
     if isinstance(exc, TlsError):
-        return Verdict(retry=False)
+        # A certificate failure never heals; a connection dropped mid-handshake is a reset by another name.
+        # A billed call is not sent again: the drop may have come after the request went out.
+        return Verdict(retry=call is not Call.NON_IDEMPOTENT and dropped_during_tls(exc))
     if call is Call.NON_IDEMPOTENT:
         return Verdict(retry=isinstance(exc, ConnectionError) and _never_sent(exc))
     return Verdict(retry=isinstance(exc, ConnectionError))
@@ -555,6 +559,8 @@ def _connection_cause(exc: ConnectionError) -> str:
         return "TLS certificate verification failed; set ELASTICSEARCH_CA_CERTS to the cluster's CA certificate"
     if "Connection refused" in text:
         return "connection refused"
+    if isinstance(exc, TlsError) and dropped_during_tls(exc):
+        return "the connection was closed during TLS"
     if "reset" in text.lower():
         return "connection reset"
     return type(exc.errors[0]).__name__ if getattr(exc, "errors", None) else "connection failed"

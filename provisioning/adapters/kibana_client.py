@@ -15,7 +15,14 @@ from typing import Any, Self
 import urllib3
 
 from provisioning.adapters.redact import redact
-from provisioning.adapters.retry import DEFAULT_TIMEOUT, RETRY_ON_STATUS, GaveUp, RetryPolicy, Verdict
+from provisioning.adapters.retry import (
+    DEFAULT_TIMEOUT,
+    RETRY_ON_STATUS,
+    GaveUp,
+    RetryPolicy,
+    Verdict,
+    dropped_during_tls,
+)
 from provisioning.adapters.settings import ConnectionSettings
 from provisioning.core.errors import ClusterError
 
@@ -92,8 +99,8 @@ class KibanaClient:
     def _judge(self, exc: Exception) -> Verdict:
         if isinstance(exc, _RetryableStatus):
             return Verdict(True, self.retry.retry_after(exc.response.headers.get("retry-after")))
-        # Certificate failures do not heal by themselves; refused, reset and timed-out GETs may.
-        return Verdict(not isinstance(exc, urllib3.exceptions.SSLError))
+        # Certificate failures do not heal by themselves; refused, reset (during TLS too) and timed-out GETs may.
+        return Verdict(not isinstance(exc, urllib3.exceptions.SSLError) or dropped_during_tls(exc))
 
     def _get(self, path: str) -> Any:
         operation = f"read Kibana {path}"
@@ -109,7 +116,9 @@ class KibanaClient:
             if isinstance(last, _RetryableStatus):
                 response = last.response
             else:
-                if isinstance(last, urllib3.exceptions.SSLError):
+                if isinstance(last, urllib3.exceptions.SSLError) and dropped_during_tls(last):
+                    cause = "the connection was closed during TLS"
+                elif isinstance(last, urllib3.exceptions.SSLError):
                     cause = "TLS certificate verification failed; set KIBANA_CA_CERTS to Kibana's CA certificate"
                 elif isinstance(last, urllib3.exceptions.TimeoutError):
                     cause = "timed out"

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import random
 import re
+import ssl
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -29,6 +30,10 @@ RETRY_ON_STATUS = frozenset({429, 502, 503, 504})
 # Bedrock call both mean nothing ran, so even a billed call may be sent again.
 RETRY_ON_STATUS_NON_IDEMPOTENT = frozenset({429})
 _DELTA_SECONDS = re.compile(r"[0-9]+")
+# A connection a peer or proxy drops during TLS surfaces, by timing alone, either as a reset (which the clients
+# call a connection error) or as an SSL EOF (which they call a TLS error). Both are the same fault; a failed
+# certificate check (ssl.SSLCertVerificationError) or protocol mismatch is not, and never heals by itself.
+_DROPPED = (ssl.SSLEOFError, ssl.SSLZeroReturnError, ConnectionResetError, BrokenPipeError)
 
 
 class Call(StrEnum):
@@ -135,6 +140,18 @@ class RetryPolicy:
     def retry_after(self, header: str | None) -> float | None:
         """`Retry-After` in seconds: delta-seconds or an HTTP date; None when absent or unreadable."""
         return parse_retry_after(header, self.wall_clock())
+
+
+def dropped_during_tls(exc: BaseException) -> bool:
+    """Whether a TLS-layer error is a dropped connection (EOF, reset), found anywhere in its chain of causes."""
+    current: BaseException | None = exc
+    for _ in range(16):  # the chain a client builds is a few links long; a cycle cannot keep us here
+        if current is None:
+            return False
+        if isinstance(current, _DROPPED):
+            return True
+        current = current.__cause__ or current.__context__
+    return False
 
 
 def parse_retry_after(header: str | None, now: float) -> float | None:

@@ -45,11 +45,35 @@ class RequestLog:
             self.entries.clear()
 
 
+# How long a connection may take to finish its TLS handshake before the stand-in closes it.
+HANDSHAKE_TIMEOUT = 10.0
+
+
 class _Server(ThreadingHTTPServer):
     # Elasticsearch's HTTP server (Netty4HttpServerTransport) listens with the OS's backlog (Netty's
     # NetUtil.SOMAXCONN); socketserver's default of 5 drops the SYNs of a sixth simultaneous connection,
     # which then waits a 1 s retransmission: an apply at --concurrency 16 would see only some writes in flight.
     request_queue_size = socket.SOMAXCONN
+    # Set by StandinServer: TLS, and how many of the next connections to drop during their handshake.
+    tls: ssl.SSLContext | None = None
+    drop_handshakes = 0
+
+    def get_request(self) -> tuple[socket.socket, object]:
+        """Accept only: the TLS handshake runs in the connection's own thread (as Netty runs it on an event
+        loop), so one slow or failing handshake does not hold up the others. Wrapping the listening socket
+        would handshake every connection in turn in this accepting thread."""
+        connection, address = self.socket.accept()
+        if self.tls is None:
+            return connection, address
+        if self.drop_handshakes > 0:
+            self.drop_handshakes -= 1
+            # As a proxy dropping a connection mid-handshake: read the ClientHello, then close (the client sees
+            # EOF where it expected the ServerHello). socketserver skips a connection whose accept raised OSError.
+            connection.settimeout(HANDSHAKE_TIMEOUT)
+            with connection:
+                connection.recv(65536)
+            raise ConnectionAbortedError("handshake dropped on purpose")
+        return self.tls.wrap_socket(connection, server_side=True, do_handshake_on_connect=False), address
 
 
 class StandinServer:
@@ -73,8 +97,7 @@ class StandinServer:
         handler = _handler_class(self)
         self._server = _Server((host, port), handler)
         self._server.daemon_threads = True
-        if ssl_context is not None:
-            self._server.socket = ssl_context.wrap_socket(self._server.socket, server_side=True)
+        self._server.tls = ssl_context
         self.scheme = "https" if ssl_context is not None else "http"
         self._thread = threading.Thread(
             target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="standin", daemon=True
@@ -85,6 +108,10 @@ class StandinServer:
     def url(self) -> str:
         host, port = self._server.server_address[:2]
         return f"{self.scheme}://{host if isinstance(host, str) else host.decode()}:{port}"
+
+    def drop_next_handshakes(self, count: int) -> None:
+        """Fault injection: close the next `count` TLS connections after their ClientHello, unanswered."""
+        self._server.drop_handshakes = count
 
     def close(self) -> None:
         self._server.shutdown()
@@ -107,6 +134,16 @@ def _handler_class(owner: StandinServer) -> type[BaseHTTPRequestHandler]:
 
         def log_message(self, format: str, *args: object) -> None:
             """Silence the default per-request stderr line."""
+
+        def handle(self) -> None:
+            if isinstance(self.connection, ssl.SSLSocket):
+                try:
+                    self.connection.settimeout(HANDSHAKE_TIMEOUT)
+                    self.connection.do_handshake()
+                    self.connection.settimeout(None)
+                except OSError:  # ssl.SSLError included: a client that gave up or does not trust us
+                    return
+            super().handle()
 
         def _serve(self) -> None:
             split = urlsplit(self.path)

@@ -388,3 +388,27 @@ def test_a_billed_inference_call_is_retried_only_when_never_sent() -> None:
     assert judged(refused, Call.NON_IDEMPOTENT) is True
     assert judged(reset, Call.NON_IDEMPOTENT) is False
     assert judged(reset, Call.WRITE) is True
+
+
+def test_a_connection_dropped_during_the_tls_handshake_is_retried_like_a_reset(
+    run: Cli, double: EsDouble, file: Path
+) -> None:
+    """A proxy or an overloaded node closing a connection mid-handshake surfaces as a TLS EOF or as a reset,
+    depending on timing alone; both are retried (the request was never sent), in plan and in apply."""
+    double.server.drop_next_handshakes(2)
+    result = run("plan", "-f", str(file))
+    assert result.exit_code == 2, result.output
+    double.server.drop_next_handshakes(2)
+    result = run("apply", "-f", str(file))
+    assert result.exit_code == 0, result.output
+    assert set(double.cluster.endpoints) == {"llm-a", "llm-b"}
+
+
+def test_a_handshake_dropped_every_time_is_one_line_after_the_retries(double: EsDouble, file: Path) -> None:
+    double.server.drop_next_handshakes(100)
+    result = Cli(double.env())("plan", "-f", str(file))
+    assert result.exit_code == 1
+    assert result.stderr == (
+        f"error: read cluster version: cannot reach {double.url}: the connection was closed during TLS "
+        "(after 4 attempts)\n"
+    )

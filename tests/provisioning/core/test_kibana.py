@@ -16,7 +16,7 @@ from click.testing import CliRunner
 from provisioning.core.kinds.kibana_connectors import ConnectorSpec, State, status
 from provisioning.sandbox import Request, StandinServer, basic_header
 from tests.conftest import BEDROCK_ENV, V2, Cli, write_file
-from tests.doubles.es_double import EsDouble
+from tests.doubles.es_double import CertificateAuthority, EsDouble
 from tests.doubles.kibana_double import KibanaDouble
 
 pytestmark = pytest.mark.double_only
@@ -350,3 +350,25 @@ def test_each_kibana_client_is_closed_and_apply_opens_one(
     assert result.exit_code in (0, 1, 2), result.output
     assert len(opened) == 1, "plan and apply read Kibana through one client"
     assert closed == opened
+
+
+def test_kibana_over_tls_retries_a_dropped_handshake_and_names_a_persistent_one(
+    double: EsDouble, kibana: Kibana, file: Path, authority: CertificateAuthority
+) -> None:
+    with StandinServer(kibana.double, ssl_context=authority.server_context(), product_header=False) as tls:
+        env = double.env(
+            **BEDROCK_ENV,
+            KIBANA_URL=tls.url,
+            KIBANA_USERNAME="elastic",
+            KIBANA_PASSWORD=KIBANA_PASSWORD,
+            KIBANA_CA_CERTS=str(authority.ca_path),
+        )
+        tls.drop_next_handshakes(2)
+        assert Cli(env)("plan", "-f", str(file)).exit_code == 2
+        tls.drop_next_handshakes(100)
+        result = Cli(env)("plan", "-f", str(file))
+    assert result.exit_code == 1
+    assert result.stderr == (
+        f"error: read Kibana /api/actions/connectors: cannot reach {tls.url}: the connection was closed during TLS "
+        "(after 5 attempts)\n"  # the Kibana client's own policy: 4 retries
+    )
