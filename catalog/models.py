@@ -34,7 +34,9 @@ def is_us_region(region: str) -> bool:
 
 # The only geographic prefix whose cross-region profile stays inside the US (`eu.`, `apac.`, `global.` do not).
 US_PROFILE_PREFIX = "us"
-_SEGMENT = re.compile(r"[a-z0-9][a-z0-9_:\-]*")
+_SEGMENT = r"[a-z0-9][a-z0-9_:\-]*"
+# Two or more dot-separated segments, checked in one match (a file repeats the same few ids thousands of times).
+_MODEL_ID = re.compile(rf"{_SEGMENT}(?:\.{_SEGMENT})+")
 
 
 class _Frozen(BaseModel):
@@ -263,9 +265,9 @@ def parse_model_id(raw: str, vendors: dict[str, str] | None = None) -> ModelId:
         raise ModelIdError("wildcards are not allowed in a model id; list exact model ids")
     if raw.startswith("arn:"):
         raise ModelIdError("give the model or inference-profile id, not an ARN")
-    parts = raw.split(".")
-    if len(parts) < 2 or not all(_SEGMENT.fullmatch(p) for p in parts):
+    if not _MODEL_ID.fullmatch(raw):
         raise ModelIdError("this is not a Bedrock model id (expected e.g. us.anthropic.claude-...)")
+    parts = raw.split(".")
     via_profile = parts[0] not in known
     if via_profile:
         if parts[0] != US_PROFILE_PREFIX:

@@ -14,6 +14,7 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -420,3 +421,43 @@ def test_the_libyaml_loader_composes_in_python_so_the_streaming_bounds_hold() ->
     assert loader.get_single_node is Composer.get_single_node
     assert loader.compose_node is Composer.compose_node
     assert loader.get_event is file_loader._Bounds.get_event
+
+
+@pytest.mark.skipif(not yaml.__with_libyaml__, reason="PyYAML built without libyaml")
+@pytest.mark.parametrize(
+    ("text", "fast"),
+    [
+        ("bedrock: {region: us-east-1}\ninference_endpoints: []\nrole_mappings: []\n", True),
+        ("bedrock: &b {region: us-east-1}\ninference_endpoints: []\nrole_mappings: []\n", False),  # an anchor
+        ("[" + "0, " * MAX_NODES + "0]", False),  # trips the count: the streaming loader words it
+        ("a: " + "[" * MAX_DEPTH + "]" * MAX_DEPTH + "\n", False),  # trips the depth
+        ("a: [1\n", False),  # a YAML error: the streaming loader words it
+    ],
+    ids=["plain", "anchor", "nodes", "depth", "syntax"],
+)
+def test_libyaml_composes_in_c_only_what_it_can_bound(text: str, fast: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    used: list[bool] = []
+    real = file_loader._fast
+
+    def spy(text: str, name: str) -> Any:
+        answer = real(text, name)
+        used.append(answer is not None)
+        return answer
+
+    monkeypatch.setattr(file_loader, "_fast", spy)
+    _parse_with(True, text)
+    assert used == [fast]
+
+
+def test_a_scalar_inside_the_deepest_allowed_collection_is_read(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The fast loader counts a scalar as a level and trips on it; the streaming loader counts collections only
+    # and reads it: the fast path hands over, it never refuses what the bounds allow.
+    text = "a: " + "[" * (MAX_DEPTH - 1) + "1" + "]" * (MAX_DEPTH - 1) + "\n"
+    for libyaml in (True, False):
+        monkeypatch.setattr(file_loader, "LIBYAML", libyaml and yaml.__with_libyaml__)
+        loaded = file_loader.load_yaml(text, "f.yaml", lambda _node: None)
+        assert loaded is not None
+        value, depth = loaded[1]["a"], 1
+        while isinstance(value, list):
+            value, depth = value[0], depth + 1
+        assert (value, depth) == (1, MAX_DEPTH)
