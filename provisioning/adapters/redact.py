@@ -50,7 +50,8 @@ _SECRET_PAIRS: frozenset[tuple[str, str]] = frozenset({("API", "KEY"), ("ACCESS"
 # An echoed `Authorization` header, or a credential after its scheme word anywhere in a line.
 _AUTH_HEADER = re.compile(r"(?i)(authorization[\"']?\s*[:=]\s*[\"']?)(?:(?:Basic|ApiKey|Bearer)\s+)?[^\s\"',}\]]+")
 _SCHEME_TOKEN = re.compile(r"\b(Basic|ApiKey|Bearer)(\s+)([A-Za-z0-9+/=._~-]{8,})")
-_AWS_KEY_ID = re.compile(r"\b(?:AKIA|ASIA|ABIA|ACCA)[A-Z0-9]{16}\b")
+_AWS_KEY_PREFIXES = ("AKIA", "ASIA", "ABIA", "ACCA")
+_AWS_KEY_ID = re.compile(rf"\b(?:{'|'.join(_AWS_KEY_PREFIXES)})[A-Z0-9]{{16}}\b")
 # An AWS secret access key: 40 base64 characters, masked when the word "secret" comes shortly before it.
 _AWS_SECRET = re.compile(r"(?i)(secret[A-Za-z_\-]*[\"']?\s*[:=]?\s*[\"']?\s*)[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+])")
 _URL = re.compile(r"\b([A-Za-z][A-Za-z0-9+.-]*://)([^\s/?#@'\"<>`|]*@)?([^\s?#'\"<>`|]*)(\?[^\s#'\"<>`|]*)?")
@@ -116,11 +117,20 @@ class Redactor:
         for secret in sorted(more, key=len, reverse=True) + list(known) if more else known:
             if secret in text:
                 text = text.replace(secret, MASK)
-        text = _AUTH_HEADER.sub(lambda m: m.group(1) + MASK, text)
-        text = _SCHEME_TOKEN.sub(_mask_token, text)
-        text = _AWS_KEY_ID.sub(MASK, text)
-        text = _AWS_SECRET.sub(lambda m: m.group(1) + MASK, text)
-        return _URL.sub(_strip_url, text)
+        # Each shape below needs a literal that a plain substring search finds far faster than the pattern's
+        # scan, so a pattern runs only on text that can hold a match (a 2 MB JSON plan holds few of them).
+        # Case-insensitive patterns also match U+0130, U+0131, U+017F and U+212A for i, s and k, which `lower()`
+        # leaves alone: outside ASCII the two case-insensitive patterns always run.
+        lowered = text.lower() if text.isascii() else "authorization secret"
+        if "authorization" in lowered:
+            text = _AUTH_HEADER.sub(lambda m: m.group(1) + MASK, text)
+        if "Basic" in text or "ApiKey" in text or "Bearer" in text:
+            text = _SCHEME_TOKEN.sub(_mask_token, text)
+        if any(prefix in text for prefix in _AWS_KEY_PREFIXES):
+            text = _AWS_KEY_ID.sub(MASK, text)
+        if "secret" in lowered:
+            text = _AWS_SECRET.sub(lambda m: m.group(1) + MASK, text)
+        return _URL.sub(_strip_url, text) if "://" in text else text
 
 
 def _mask_token(match: re.Match[str]) -> str:
@@ -233,7 +243,13 @@ def redacted_output(environ: Mapping[str, str] | None = None) -> Iterator[None]:
     if environ is not None:
         _current.register_environment(environ)
     saved = sys.stdout, sys.stderr
-    out, err = RedactingStream(sys.stdout), RedactingStream(sys.stderr)
+    # Nested (the console script's main around click's): the streams in place already redact, with whatever
+    # redactor is current when a line ends, so wrapping again would only redact every line twice. Draining
+    # them on the way out still redacts held text with this block's secrets before the previous ones return.
+    if isinstance(sys.stdout, RedactingStream) and isinstance(sys.stderr, RedactingStream):
+        out, err = sys.stdout, sys.stderr
+    else:
+        out, err = RedactingStream(sys.stdout), RedactingStream(sys.stderr)
     sys.stdout, sys.stderr = out, err
     try:
         yield

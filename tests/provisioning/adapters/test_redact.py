@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import base64
 import io
+import sys
 from urllib.parse import quote
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from provisioning.adapters.redact import MASK, RedactingStream, Redactor, is_secret_variable, redacted_output
 
@@ -147,3 +150,69 @@ def test_a_secret_folded_across_lines_of_a_table_on_a_narrow_terminal_is_masked(
     assert "***" in text
     for start in range(0, len(secret) - 6, 4):
         assert secret[start : start + 6] not in text
+
+
+def _every_pattern(text: str) -> str:
+    """The shapes applied unconditionally, as before the literal pre-checks: the reference they must equal."""
+    from provisioning.adapters import redact as module
+
+    text = module._AUTH_HEADER.sub(lambda m: m.group(1) + MASK, text)
+    text = module._SCHEME_TOKEN.sub(module._mask_token, text)
+    text = module._AWS_KEY_ID.sub(MASK, text)
+    text = module._AWS_SECRET.sub(lambda m: m.group(1) + MASK, text)
+    return module._URL.sub(module._strip_url, text)
+
+
+_FRAGMENTS = st.sampled_from(
+    [
+        "authorization: ",
+        "AUTHORIZATION=",
+        "author\u0131zation: ",  # dotless i: matched case-insensitively by the pattern, not by lower()
+        "Authorization: Basic ",
+        "Bearer ",
+        "ApiKey ",
+        "Basic ",
+        "ZWxhc3RpYzpjaGFuZ2VtZQ==",
+        "AKIAABCDEFGHIJKLMNOP",
+        "ASIA0123456789ABCDEF",
+        "secret_access_key: ",
+        "\u017fecret=",  # long s
+        "SECRET: ",
+        "A" * 40,
+        "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+        "https://",
+        "user:pw@",
+        "host.example.com/path",
+        "?token=abc",
+        " ",
+        "\n",
+        '"',
+        "é",
+    ]
+)
+
+
+@given(st.lists(st.one_of(_FRAGMENTS, st.text(max_size=8)), max_size=12).map("".join))
+def test_the_literal_pre_checks_change_nothing(text: str) -> None:
+    """A pattern is skipped only when the literal every match needs is absent: same result as running them all."""
+    assert Redactor().redact(text) == _every_pattern(text)
+
+
+def test_nested_redacted_output_redacts_each_line_once_and_drains_with_its_own_secrets(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    calls: list[str] = []
+    real = Redactor.redact
+
+    def counting(self: Redactor, text: str, extra: object = ()) -> str:
+        calls.append(text)
+        return real(self, text, extra)  # type: ignore[arg-type]
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(Redactor, "redact", counting)
+        with redacted_output(), redacted_output({"INNER_TOKEN": "inner-secret-value"}):
+            sys.stdout.write("one line\n")
+            sys.stdout.write("held inner-secret-value")  # no newline: still held when the inner block ends
+    out = capsys.readouterr().out
+    assert out == f"one line\nheld {MASK}"
+    assert calls.count("one line\n") == 1
