@@ -59,11 +59,14 @@ def is_reserved(endpoint_id: str) -> bool:
 
 
 def _flatten(prefix: str, value: Any, out: dict[str, Scalar]) -> None:
-    if isinstance(value, Mapping):
-        for key, child in value.items():
-            _flatten(f"{prefix}.{key}" if prefix else str(key), child, out)
+    # Scalars first: most values are, and `isinstance(x, Mapping)` (an ABC) is the slow check.
+    if value is None or isinstance(value, str | int | float):
+        out[prefix] = value
     elif isinstance(value, list):
         out[prefix] = json.dumps(value, sort_keys=True)
+    elif isinstance(value, Mapping):
+        for key, child in value.items():
+            _flatten(f"{prefix}.{key}" if prefix else str(key), child, out)
     else:
         out[prefix] = value
 
