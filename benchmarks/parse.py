@@ -4,7 +4,8 @@
 
 Each figure is the median CPU (user + system) of a fresh interpreter, start-up and imports included: the
 pure-Python fallback (`LIBYAML` off, the loader before issue 14), the loader as shipped (libyaml composing in
-C under its tripwire, then the schema; the cyclic collector paused for both), a bare `yaml.load(text, Loader=yaml.CSafeLoader)`, and `python -c pass`.
+C under its tripwire, then the schema; the cyclic collector paused for both), a bare
+`yaml.load(text, Loader=yaml.CSafeLoader)`, and `python -c pass`.
 Target (issue 14): shipped <= 1.5 x (bare CSafeLoader + start-up). The file is 1.4 MB and ~125,000 values,
 past MAX_FILE_BYTES and MAX_NODES, so the children raise MAX_NODES and call `parse_document` on the text.
 """
