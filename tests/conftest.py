@@ -21,6 +21,7 @@ import yaml
 from click.testing import CliRunner, Result
 
 from provisioning.adapters.es_client import EsClient, RetryPolicy
+from provisioning.adapters.kibana_client import KibanaClient
 from provisioning.adapters.settings import ConnectionSettings
 from provisioning.cli.app import CliContext, cli
 from tests.doubles.es_double import CertificateAuthority, EsDouble, running_double
@@ -92,6 +93,10 @@ def fast_connect(settings: ConnectionSettings) -> EsClient:
     return EsClient(settings, retry=FAST_RETRY)
 
 
+def fast_kibana(settings: ConnectionSettings) -> KibanaClient:
+    return KibanaClient(settings, retry=FAST_RETRY)
+
+
 class ShownResult(Result):
     """A CLI result whose repr carries its exit code and output, so a failed `assert r.exit_code == 0` says why."""
 
@@ -111,6 +116,7 @@ class Cli:
         context = CliContext(
             environ=dict(env if env is not None else self.env),
             connect=fast_connect,
+            connect_kibana=fast_kibana,
             read_secret=self.read_secret,
             poll_interval=0.05,
             lock_settle=0.0,

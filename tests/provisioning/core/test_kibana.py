@@ -370,5 +370,5 @@ def test_kibana_over_tls_retries_a_dropped_handshake_and_names_a_persistent_one(
     assert result.exit_code == 1
     assert result.stderr == (
         f"error: read Kibana /api/actions/connectors: cannot reach {tls.url}: the connection was closed during TLS "
-        "(after 5 attempts)\n"  # the Kibana client's own policy: 4 retries
+        "(after 4 attempts)\n"
     )
