@@ -94,6 +94,15 @@ class CliContext:
             settings = replace(settings, connections=connections)
         return _warn_about(settings, "ELASTICSEARCH")
 
+    def deployment_of(self, desired: DesiredState, cluster: str | None, file_name: str) -> str | None:
+        """The cluster's deployment: the pipeline's pin from this environment when set, else the file's."""
+        from provisioning.adapters import environment
+        from provisioning.core.deployments import deployment_for, pin_variable
+        from provisioning.core.errors import ConfigError
+
+        pinned = environment.read(self.environ, pin_variable(cluster), ConfigError)
+        return deployment_for(desired, cluster, pinned, file_name)
+
     def credentials(
         self, desired: DesiredState, deployment_secret: str | None = None
     ) -> Callable[[], BedrockCredentials]:

@@ -6,17 +6,21 @@ model) is written to Elasticsearch as the profile's ARN, which the `amazonbedroc
 Bedrock unchanged as the modelId (docs/research/models-and-apis-2026-12.md §3d), so the calls are billed
 and metered per deployment. Everything else (lifecycle, provider, region checks) keeps the catalog id.
 Every refusal here happens before any request.
+
+In a pipeline the file is untrusted (a pull request edits it), so the pipeline can pin each cluster's
+deployment in its own environment (`MANAGED_LLM_DEPLOYMENT`, or `MANAGED_LLM_<NAME>_DEPLOYMENT` for a
+cluster of `clusters:`): the file may then repeat that deployment or name none, never another one.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from catalog.deployments import DEFAULT_DEPLOYMENT
+from catalog.deployments import DEFAULT_DEPLOYMENT, DEPLOYMENT_NAME
 from catalog.models import load_catalog, parse_model_id
 from provisioning.core.arns import is_application_profile_arn, profile_region
 from provisioning.core.errors import ConfigError
-from provisioning.core.model import DesiredState
+from provisioning.core.model import ENV_NAMESPACE, DesiredState, cluster_env_prefix
 from provisioning.core.stack_outputs import StackOutputs, owner_of
 
 
@@ -37,6 +41,35 @@ class Resolution:
 
     def arn(self, endpoint_id: str) -> str | None:
         return next((m.profile_arn for m in self.models if m.endpoint_id == endpoint_id), None)
+
+
+def pin_variable(cluster: str | None) -> str:
+    """The environment variable that pins a cluster's deployment: per cluster of `clusters:`, or the one."""
+    return f"{cluster_env_prefix(cluster)}DEPLOYMENT" if cluster is not None else f"{ENV_NAMESPACE}DEPLOYMENT"
+
+
+def deployment_for(desired: DesiredState, cluster: str | None, pinned: str, file_name: str) -> str | None:
+    """The deployment a cluster belongs to: the pipeline's pin (`pinned`, "" when unset), else the file's.
+
+    A pin the file contradicts is refused: a reviewed `deployment:` change could otherwise move a cluster to
+    another deployment's key and budget. Deployment names are not secrets and both are checked names.
+    """
+    chosen = desired.deployment_of(cluster)
+    if not pinned:
+        return chosen
+    variable = pin_variable(cluster)
+    if not DEPLOYMENT_NAME.fullmatch(pinned):
+        raise ConfigError(
+            f"{variable} is not a deployment name (lower-case letters, digits and '-', at most 32; "
+            "the value is not shown)"
+        )
+    if chosen is not None and chosen != pinned:
+        whose = f"cluster {cluster}" if cluster is not None else "this cluster"
+        raise ConfigError(
+            f"{file_name}: the file puts {whose} in deployment {chosen}, but {variable} pins it to {pinned} "
+            "(the pipeline's choice: the file may repeat it or leave it out)"
+        )
+    return pinned
 
 
 def resolve(

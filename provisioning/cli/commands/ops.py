@@ -67,7 +67,7 @@ def verify(
     stack = _stack(desired, file_, stack_outputs)
     settings = _one_target(context, desired, es_url, cluster)
     given = stack if stack_outputs is not None else None
-    state, resolution = resolve(desired, desired.deployment_of(cluster), given, str(file_))
+    state, resolution = resolve(desired, context.deployment_of(desired, cluster, str(file_)), given, str(file_))
     with context.connect(settings) as client:
         report = verify_deployment(state, stack, client, settings, resolution)
     emit(report, output, sys.stdout, View(secrets=tuple(_secrets(context.environ))))
@@ -158,7 +158,10 @@ def rotate_credentials(
     stack = _stack(desired, file_, stack_outputs)
     # A cluster of a deployment gets its deployment's key, never the stack's first one.
     _, resolution = resolve(
-        desired, desired.deployment_of(cluster), stack if stack_outputs is not None else None, str(file_)
+        desired,
+        context.deployment_of(desired, cluster, str(file_)),
+        stack if stack_outputs is not None else None,
+        str(file_),
     )
     arn = resolution.credentials_secret_arn if resolution is not None else stack.credentials_secret_arn
     if arn is None:

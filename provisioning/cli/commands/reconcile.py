@@ -49,13 +49,17 @@ def validate(file_: Path) -> int:
 Resolved = dict[str | None, tuple["DesiredState", "Resolution | None"]]
 
 
-def _resolve_all(desired: DesiredState, file_: Path, stack_outputs: Path | None, targets: list[Target]) -> Resolved:
+def _resolve_all(
+    context: CliContext, desired: DesiredState, file_: Path, stack_outputs: Path | None, targets: list[Target]
+) -> Resolved:
     """Each target's deployment resolved against the stack outputs, before any request: a refusal stops all."""
     from provisioning.adapters.file_loader import load_stack_outputs
     from provisioning.core.deployments import resolve
 
     stack = load_stack_outputs(stack_outputs) if stack_outputs is not None else None
-    return {t.name: resolve(desired, desired.deployment_of(t.name), stack, str(file_)) for t in targets}
+    return {
+        t.name: resolve(desired, context.deployment_of(desired, t.name, str(file_)), stack, str(file_)) for t in targets
+    }
 
 
 def _secret_of(resolution: Resolution | None) -> str | None:
@@ -109,7 +113,7 @@ def plan(
     many = len(desired.clusters) > 1 and cluster is None
 
     targets = _targets(context, desired, cluster, es_url)
-    resolved = _resolve_all(desired, file_, stack_outputs, targets)
+    resolved = _resolve_all(context, desired, file_, stack_outputs, targets)
 
     def work(target: Target, out: IO[str]) -> Outcome:
         state, resolution = resolved[target.name]
@@ -194,7 +198,7 @@ def apply(
     single_json = output == "json" and not many
     stop = Stop()
     targets = _targets(context, desired, cluster, es_url)
-    resolved = _resolve_all(desired, file_, stack_outputs, targets)
+    resolved = _resolve_all(context, desired, file_, stack_outputs, targets)
 
     def work(target: Target, out: IO[str]) -> Outcome:
         state, resolution = resolved[target.name]

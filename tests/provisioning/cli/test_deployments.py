@@ -338,3 +338,68 @@ def test_a_cluster_that_names_no_deployment_is_refused_when_the_stack_serves_sev
         assert result.stderr.count("\n") == 1
     assert double.writes() == []
     assert double.requests == []  # refused before any request
+
+
+@pytest.mark.parametrize("command", ["plan", "apply", "verify", "rotate-credentials"])
+def test_the_pipelines_pin_refuses_a_file_that_moves_the_cluster(
+    double: EsDouble, tmp_path: Path, command: str
+) -> None:
+    """The file is a pull request's: with MANAGED_LLM_DEPLOYMENT set by the pipeline, `deployment: team-b`
+    cannot move a team-a cluster to team-b's key and budget."""
+    moved = write_file(tmp_path, [endpoint("llm")], [], deployment="team-b")
+    run = Cli(double.env(**BEDROCK_ENV, MANAGED_LLM_DEPLOYMENT="team-a"))
+    result = run(command, "-f", str(moved), "--stack-outputs", str(write_outputs(tmp_path)))
+    assert result.exit_code == 1, result.output
+    assert result.stderr == (
+        f"error: {moved}: the file puts this cluster in deployment team-b, but MANAGED_LLM_DEPLOYMENT pins it "
+        "to team-a (the pipeline's choice: the file may repeat it or leave it out)\n"
+    )
+    assert double.requests == []
+
+
+def test_a_pin_gives_a_file_without_deployment_its_deployment(run: Cli, double: EsDouble, tmp_path: Path) -> None:
+    plain = write_file(tmp_path, [endpoint("llm")], [])
+    pinned = Cli(double.env(**BEDROCK_ENV, MANAGED_LLM_DEPLOYMENT=" team-a\n"))  # pasted with whitespace
+    result = pinned("apply", "-f", str(plain), "--stack-outputs", str(write_outputs(tmp_path)))
+    assert result.exit_code == 0, result.output
+    assert double.cluster.endpoints["llm"].service_settings["model"] == TEAM_A
+    same = write_file(tmp_path, [endpoint("llm")], [], deployment="team-a")
+    assert pinned("plan", "-f", str(same), "--stack-outputs", str(write_outputs(tmp_path))).exit_code == 0
+
+
+def test_each_cluster_of_a_fleet_has_its_own_pin(double: EsDouble, tmp_path: Path) -> None:
+    clusters = [
+        {"name": "one", "url_env": "MANAGED_LLM_ONE_URL", "api_key_env": "MANAGED_LLM_ONE_API_KEY",
+         "ca_certs_env": "MANAGED_LLM_ONE_CA_CERTS", "deployment": "team-b"},
+    ]  # fmt: skip
+    file = write_file(tmp_path, [endpoint("llm")], [], deployment="team-a", clusters=clusters)
+    env = {
+        "MANAGED_LLM_ONE_URL": double.url,
+        "MANAGED_LLM_ONE_API_KEY": encoded_api_key("admin"),
+        "MANAGED_LLM_ONE_CA_CERTS": str(double.ca_path),
+        # The single-cluster pin does not speak for cluster one; its own does.
+        "MANAGED_LLM_DEPLOYMENT": "team-b",
+        "MANAGED_LLM_ONE_DEPLOYMENT": "team-a",
+        **BEDROCK_ENV,
+    }
+    result = Cli(env)("plan", "-f", str(file), "--stack-outputs", str(write_outputs(tmp_path)))
+    assert result.exit_code == 1
+    assert "the file puts cluster one in deployment team-b, but MANAGED_LLM_ONE_DEPLOYMENT pins it to team-a" in (
+        result.stderr
+    )
+    assert double.requests == []
+
+
+@pytest.mark.parametrize("value", ["Team-A", "team_a", "x" * 33, "team-a\x00"])
+def test_a_pin_that_is_not_a_deployment_name_is_refused_without_its_value(
+    double: EsDouble, tmp_path: Path, value: str
+) -> None:
+    plain = write_file(tmp_path, [endpoint("llm")], [])
+    result = Cli(double.env(**BEDROCK_ENV, MANAGED_LLM_DEPLOYMENT=value))(
+        "plan", "-f", str(plain), "--stack-outputs", str(write_outputs(tmp_path))
+    )
+    assert result.exit_code == 1
+    assert result.stderr.startswith("error: MANAGED_LLM_DEPLOYMENT ")
+    assert "the value is not shown" in result.stderr
+    assert value.strip("\x00") not in result.stderr
+    assert double.requests == []
