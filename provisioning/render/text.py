@@ -222,7 +222,9 @@ def plan_text(plan: Plan, stream: IO[str], *, credentials_source: str | None = N
 
 def apply_text(report: ApplyReport, stream: IO[str]) -> None:
     out = console(stream)
-    if report.results:
+    if len(report.results) > LARGE_PLAN:
+        _summarise_results(out, report.results)
+    elif report.results:
         table = Table(show_edge=False, box=None, pad_edge=False, header_style="bold")
         for column in ("status", "action", "kind", "id", "seconds"):
             table.add_column(column, overflow="fold")
@@ -244,6 +246,22 @@ def apply_text(report: ApplyReport, stream: IO[str]) -> None:
             out.print(f"kibana connector {connector.spec.id}: {connector.state.value}, {connector.detail}")
     verdict = "Apply complete" if report.exit_code == 0 else "Apply failed"
     out.print(f"{verdict}: {report.summary()}.")
+
+
+def _summarise_results(out: Console, results: Sequence[ChangeResult]) -> None:
+    """A large apply (its progress lines already named every change): one line per status, kind and action,
+    with the count and first ids; failures follow in full, as in a small apply."""
+    groups: dict[tuple[Status, str, Action], list[str]] = {}
+    for result in results:
+        groups.setdefault((result.status, result.change.kind, result.change.action), []).append(result.change.id)
+    statuses, actions = list(Status), list(Action)
+    out.print(f"{len(results)} changes (more than {LARGE_PLAN}): summarised; --output json lists every result.")
+    for (status, kind, action), ids in sorted(
+        groups.items(), key=lambda item: (statuses.index(item[0][0]), item[0][1], actions.index(item[0][2]))
+    ):
+        more = f", ... and {len(ids) - SUMMARY_IDS} more" if len(ids) > SUMMARY_IDS else ""
+        line = f"{status.value}: {action.value} {kind}: {len(ids)} ({', '.join(ids[:SUMMARY_IDS])}{more})"
+        out.print(Text(line, style=STATUS_STYLE[status]))
 
 
 class LineProgress:

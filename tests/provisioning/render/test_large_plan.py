@@ -1,12 +1,13 @@
-"""A plan too long to read row by row is summarised per kind and action (issue 14); small plans keep the table."""
+"""A plan or apply too long to read row by row is summarised (issue 14); small ones keep the table."""
 
 from __future__ import annotations
 
 import io
 
+from provisioning.core.apply import ApplyReport, ChangeResult, Status
 from provisioning.core.diff import Action, Change, Diff, FieldChange
 from provisioning.core.plan import Plan
-from provisioning.render.text import LARGE_PLAN, SUMMARY_IDS, plan_text
+from provisioning.render.text import LARGE_PLAN, SUMMARY_IDS, apply_text, plan_text
 
 
 def _creates(n: int) -> list[Change]:
@@ -88,3 +89,40 @@ def test_per_endpoint_notes_of_a_large_plan_are_said_once_per_statement() -> Non
     assert [line for line in stream.getvalue().splitlines() if line.startswith("warning:")] == [
         f"warning: {f.message}" for f in findings[:2]
     ]
+
+
+def _report(statuses: list[Status]) -> ApplyReport:
+    results = tuple(
+        ChangeResult(
+            Change("inference_endpoint", f"llm-{i:05d}", Action.CREATE, "not in the cluster"),
+            status,
+            "HTTP 400: bad model" if status is Status.FAILED else None,
+            0.1,
+        )
+        for i, status in enumerate(statuses)
+    )
+    return ApplyReport("https://es.example.com:9200", results, 1, None)
+
+
+def test_apply_text_summarises_a_large_apply_and_still_lists_every_failure() -> None:
+    statuses = [Status.DONE] * 9_990 + [Status.FAILED] * 3 + [Status.NOT_ATTEMPTED] * 7
+    stream = io.StringIO()
+    apply_text(_report(statuses), stream)
+    lines = stream.getvalue().splitlines()
+    assert lines[0] == "10000 changes (more than 500): summarised; --output json lists every result."
+    assert lines[1] == (
+        "done: create inference_endpoint: 9990 (llm-00000, llm-00001, llm-00002, llm-00003, llm-00004, ... and 9985 more)"
+    )
+    assert lines[2] == "failed: create inference_endpoint: 3 (llm-09990, llm-09991, llm-09992)"
+    assert lines[3].startswith("not attempted: create inference_endpoint: 7 (llm-09993, ")
+    failures = [line for line in lines if line.startswith("failed: create inference_endpoint llm-")]
+    assert failures == [f"failed: create inference_endpoint llm-0999{i}: HTTP 400: bad model" for i in range(3)]
+    assert len(lines) == 4 + 3 + 1  # summary, failures, verdict
+
+
+def test_apply_text_keeps_the_table_for_a_small_apply() -> None:
+    stream = io.StringIO()
+    apply_text(_report([Status.DONE] * LARGE_PLAN), stream)
+    text = stream.getvalue()
+    assert "summarised" not in text
+    assert text.count("llm-") == LARGE_PLAN
