@@ -111,7 +111,8 @@ def test_apply_text_summarises_a_large_apply_and_still_lists_every_failure() -> 
     lines = stream.getvalue().splitlines()
     assert lines[0] == "10000 changes (more than 500): summarised; --output json lists every result."
     assert lines[1] == (
-        "done: create inference_endpoint: 9990 (llm-00000, llm-00001, llm-00002, llm-00003, llm-00004, ... and 9985 more)"
+        "done: create inference_endpoint: 9990 "
+        "(llm-00000, llm-00001, llm-00002, llm-00003, llm-00004, ... and 9985 more)"
     )
     assert lines[2] == "failed: create inference_endpoint: 3 (llm-09990, llm-09991, llm-09992)"
     assert lines[3].startswith("not attempted: create inference_endpoint: 7 (llm-09993, ")
