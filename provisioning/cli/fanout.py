@@ -24,7 +24,6 @@ from provisioning.core.plan import worst_exit_code
 from provisioning.render import emit
 
 if TYPE_CHECKING:
-    from provisioning.adapters.settings import ConnectionSettings
     from provisioning.core.model import DesiredState
 
 MAX_PARALLEL_CLUSTERS = 4
@@ -91,11 +90,10 @@ def _finish(outcomes: list[Outcome], output: str, plan_codes: bool) -> int:
     return code
 
 
-def _one_target(
-    context: CliContext, desired: DesiredState, es_url: str | None, cluster: str | None
-) -> ConnectionSettings:
-    """The one cluster a command works on: the single-cluster form, or `--cluster NAME` of the file's clusters."""
+def _one_target(context: CliContext, desired: DesiredState, es_url: str | None, cluster: str | None) -> Target:
+    """The one cluster a command works on: the single-cluster form, `--cluster NAME` of the file's clusters, or
+    the file's only cluster. Its name, not the `--cluster` option, says which deployment it belongs to."""
     targets = _targets(context, desired, cluster, es_url)
     if len(targets) > 1:
         raise ConfigError(f"the file declares {len(targets)} clusters: choose one with --cluster NAME")
-    return targets[0].context.settings(es_url)
+    return targets[0]

@@ -65,9 +65,10 @@ def verify(
 
     desired = load_file(file_)
     stack = _stack(desired, file_, stack_outputs)
-    settings = _one_target(context, desired, es_url, cluster)
+    target = _one_target(context, desired, es_url, cluster)
+    settings = target.context.settings(es_url)
     given = stack if stack_outputs is not None else None
-    state, resolution = resolve(desired, context.deployment_of(desired, cluster, str(file_)), given, str(file_))
+    state, resolution = resolve(desired, context.deployment_of(desired, target.name, str(file_)), given, str(file_))
     with context.connect(settings) as client:
         report = verify_deployment(state, stack, client, settings, resolution)
     emit(report, output, sys.stdout, View(secrets=tuple(_secrets(context.environ))))
@@ -116,7 +117,7 @@ def smoke(
     if not desired.inference_endpoints:
         raise ConfigError(f"{file_}: no inference endpoints to smoke-test")
     stack = _stack(desired, file_, stack_outputs) if check_logs else None
-    settings = _one_target(context, desired, es_url, cluster)
+    settings = _one_target(context, desired, es_url, cluster).context.settings(es_url)
     with context.connect(settings) as client:
         report = smoke_test(
             client,
@@ -157,9 +158,10 @@ def rotate_credentials(
     desired = load_file(file_)
     stack = _stack(desired, file_, stack_outputs)
     # A cluster of a deployment gets its deployment's key, never the stack's first one.
+    target = _one_target(context, desired, es_url, cluster)
     _, resolution = resolve(
         desired,
-        context.deployment_of(desired, cluster, str(file_)),
+        context.deployment_of(desired, target.name, str(file_)),
         stack if stack_outputs is not None else None,
         str(file_),
     )
@@ -169,7 +171,7 @@ def rotate_credentials(
             "rotate-credentials: no credentials secret known (pass --stack-outputs or set bedrock.credentials)"
         )
     credentials = from_secret(arn, context.read_secret)
-    settings = _one_target(context, desired, es_url, cluster)
+    settings = target.context.settings(es_url)
     with context.connect(settings) as client:
         report = rotate(client, credentials)
     emit(report, output, sys.stdout)

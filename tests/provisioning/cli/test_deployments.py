@@ -403,3 +403,29 @@ def test_a_pin_that_is_not_a_deployment_name_is_refused_without_its_value(
     assert "the value is not shown" in result.stderr
     assert value.strip("\x00") not in result.stderr
     assert double.requests == []
+
+
+@pytest.mark.parametrize("command", ["plan", "apply", "verify", "rotate-credentials"])
+def test_a_files_only_cluster_is_pinned_by_its_own_variable_in_every_command(
+    double: EsDouble, tmp_path: Path, command: str
+) -> None:
+    """Without --cluster, a command on a file with one `clusters:` entry works on that cluster: its deployment
+    and its pin are that cluster's (verify and rotate-credentials once read the file's top-level ones)."""
+    clusters = [
+        {"name": "one", "url_env": "MANAGED_LLM_ONE_URL", "api_key_env": "MANAGED_LLM_ONE_API_KEY",
+         "ca_certs_env": "MANAGED_LLM_ONE_CA_CERTS"},
+    ]  # fmt: skip
+    file = write_file(tmp_path, [endpoint("llm")], [], deployment="team-b", clusters=clusters)
+    env = {
+        "MANAGED_LLM_ONE_URL": double.url,
+        "MANAGED_LLM_ONE_API_KEY": encoded_api_key("admin"),
+        "MANAGED_LLM_ONE_CA_CERTS": str(double.ca_path),
+        "MANAGED_LLM_ONE_DEPLOYMENT": "team-a",
+        **BEDROCK_ENV,
+    }
+    result = Cli(env)(command, "-f", str(file), "--stack-outputs", str(write_outputs(tmp_path)))
+    assert result.exit_code == 1, result.output
+    assert "the file puts cluster one in deployment team-b, but MANAGED_LLM_ONE_DEPLOYMENT pins it to team-a" in (
+        result.stderr
+    )
+    assert double.requests == []
