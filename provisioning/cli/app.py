@@ -8,7 +8,6 @@ because 2 means "changes present" here.
 
 from __future__ import annotations
 
-import gc
 import os
 import sys
 import traceback
@@ -302,10 +301,6 @@ def main(argv: list[str] | None = None) -> None:
     (unless --debug asks for it).
     """
     args = sys.argv[1:] if argv is None else argv
-    # A run allocates hundreds of thousands of objects (a 10,000-object plan) that form few cycles; the
-    # cyclic collector's default (a young-generation pass every 700 allocations) spent ~10 % of such a plan's
-    # CPU. Collections still happen, every 200,000 allocations, as mypy's own entry point sets it.
-    gc.set_threshold(200_000, 30, 30)
     with redact.redacted_output():
         try:
             code = cli.main(args=args, prog_name="managed-llm", standalone_mode=False)

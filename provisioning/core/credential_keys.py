@@ -9,6 +9,7 @@ caught. Keys that only *name* where a secret lives (`secret_arn`, the `*_env` va
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 # Normalised (lower case, no separators) fragments that make a key a credential.
 CREDENTIAL_WORDS: tuple[str, ...] = (
@@ -40,6 +41,7 @@ def normalise_key(key: str) -> str:
     return _SEPARATORS.sub("", _CAMEL.sub(" ", key)).lower()
 
 
+@lru_cache(maxsize=4096)  # a file repeats the same few keys thousands of times
 def names_credential(key: str) -> bool:
     """Whether a key looks like it holds a credential (the value is never looked at here)."""
     if key.endswith(REFERENCE_SUFFIXES) or key in REFERENCE_KEYS:

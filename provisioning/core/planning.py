@@ -14,13 +14,14 @@ from typing import Any, Protocol
 
 from catalog import lifecycle
 from catalog.models import Catalog, load_catalog
+from provisioning.core import cycles
 from provisioning.core.deployments import Resolution
-from provisioning.core.diff import Action, Change, DiffOptions, References, diff
+from provisioning.core.diff import Action, Change, Diff, DiffOptions, References, diff
 from provisioning.core.kinds import inference_endpoints as endpoints
 from provisioning.core.kinds import kibana_connectors
 from provisioning.core.kinds import role_mappings as mappings
 from provisioning.core.kinds.inference_endpoints import EndpointSpec
-from provisioning.core.kinds.ownership import LEDGER_NAME, foreign_ledger, read_ledger
+from provisioning.core.kinds.ownership import LEDGER_NAME, Ledger, foreign_ledger, read_ledger
 from provisioning.core.model import DesiredState
 from provisioning.core.plan import Plan, PlanOptions
 from provisioning.core.versions import refusals
@@ -93,23 +94,8 @@ def plan_from_state(
         if name != LEDGER_NAME and not mappings.is_read_only(name, body)
     }
     ledger = read_ledger(state.role_mappings)
-    result = diff(
-        desired_endpoints={
-            e.id: endpoints.desired(e, region, resolution.arn(e.id) if resolution else None)
-            for e in desired.inference_endpoints
-        },
-        actual_endpoints={
-            str(b.get("inference_id")): endpoints.normalize(b)
-            for b in state.endpoints
-            if not endpoints.is_reserved(str(b.get("inference_id", "")))
-        },
-        owned_endpoints=ledger.confirmed,
-        pending_endpoints=ledger.pending,
-        desired_mappings={m.name: mappings.desired(m) for m in desired.role_mappings},
-        actual_mappings={name: mappings.normalize(name, body) for name, body in actual_mappings.items()},
-        owned_mappings=frozenset(name for name, body in actual_mappings.items() if mappings.is_owned(body)),
-        options=DiffOptions(prune=options.prune, adopt=options.adopt),
-    )
+    with cycles.paused():  # pure and allocation-heavy; the reference lookups below talk to the cluster
+        result = _diff(desired, state, region, resolution, ledger, actual_mappings, options)
     presets = {e.id: e.preset for e in desired.inference_endpoints if e.preset is not None}
     checked = tuple(
         _with_preset_note(_with_references(c, references, options), presets, catalog, on) for c in result.changes
@@ -139,6 +125,35 @@ def plan_from_state(
         presets=lifecycle.resolve_presets(
             sorted((e.id, e.preset, e.model) for e in desired.inference_endpoints if e.preset is not None), catalog, on
         ),
+    )
+
+
+def _diff(
+    desired: DesiredState,
+    state: ClusterState,
+    region: str,
+    resolution: Resolution | None,
+    ledger: Ledger,
+    actual_mappings: Mapping[str, Mapping[str, Any]],
+    options: PlanOptions,
+) -> Diff:
+    """Both sides in canonical form, then the diff: pure, no request."""
+    return diff(
+        desired_endpoints={
+            e.id: endpoints.desired(e, region, resolution.arn(e.id) if resolution else None)
+            for e in desired.inference_endpoints
+        },
+        actual_endpoints={
+            str(b.get("inference_id")): endpoints.normalize(b)
+            for b in state.endpoints
+            if not endpoints.is_reserved(str(b.get("inference_id", "")))
+        },
+        owned_endpoints=ledger.confirmed,
+        pending_endpoints=ledger.pending,
+        desired_mappings={m.name: mappings.desired(m) for m in desired.role_mappings},
+        actual_mappings={name: mappings.normalize(name, body) for name, body in actual_mappings.items()},
+        owned_mappings=frozenset(name for name, body in actual_mappings.items() if mappings.is_owned(body)),
+        options=DiffOptions(prune=options.prune, adopt=options.adopt),
     )
 
 
