@@ -221,6 +221,12 @@ class RedactingStream(io.TextIOBase):
         with self._lock:
             self.target.flush()
 
+    def seal(self) -> None:
+        """Redact the held text with the secrets in force now and keep holding it (a nested block ends)."""
+        with self._lock:
+            self._pending = redact(self._pending)
+            self.target.flush()
+
     def drain(self) -> None:
         """Write whatever is held (the end of the output), redacted."""
         with self._lock:
@@ -244,18 +250,24 @@ def redacted_output(environ: Mapping[str, str] | None = None) -> Iterator[None]:
         _current.register_environment(environ)
     saved = sys.stdout, sys.stderr
     # Nested (the console script's main around click's): the streams in place already redact, with whatever
-    # redactor is current when a line ends, so wrapping again would only redact every line twice. Draining
-    # them on the way out still redacts held text with this block's secrets before the previous ones return.
+    # redactor is current when a line ends, so wrapping again would only redact every line twice. On the way
+    # out, their held text (a partial line) is redacted with this block's secrets and still held, never written,
+    # until its line ends: as a nested stream's drain into the outer one did.
+    out: RedactingStream
+    err: RedactingStream
     if isinstance(sys.stdout, RedactingStream) and isinstance(sys.stderr, RedactingStream):
-        out, err = sys.stdout, sys.stderr
+        nested, out, err = True, sys.stdout, sys.stderr
     else:
-        out, err = RedactingStream(sys.stdout), RedactingStream(sys.stderr)
+        nested, out, err = False, RedactingStream(sys.stdout), RedactingStream(sys.stderr)
     sys.stdout, sys.stderr = out, err
     try:
         yield
     finally:
-        out.drain()
-        err.drain()
+        for stream in (out, err):
+            if nested:
+                stream.seal()
+            else:
+                stream.drain()
         sys.stdout, sys.stderr = saved
         with _current_lock:
             _current = previous

@@ -216,3 +216,14 @@ def test_nested_redacted_output_redacts_each_line_once_and_drains_with_its_own_s
     out = capsys.readouterr().out
     assert out == f"one line\nheld {MASK}"
     assert calls.count("one line\n") == 1
+
+
+def test_a_nested_block_never_writes_a_partial_line_so_a_secret_split_across_its_end_is_masked(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MY_TOKEN", "ABCDEFGHIJKL")
+    with redacted_output():
+        with redacted_output({"INNER_TOKEN": "inner-secret-value"}):
+            sys.stdout.write("token=ABCDEF")
+        sys.stdout.write("GHIJKL\n")
+    assert capsys.readouterr().out == f"token={MASK}\n"
