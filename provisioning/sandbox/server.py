@@ -6,6 +6,7 @@ Every response carries `X-Elastic-Product: Elasticsearch`, without which the off
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
 import ssl
@@ -57,23 +58,24 @@ class _Server(ThreadingHTTPServer):
     # Set by StandinServer: TLS, and how many of the next connections to drop during their handshake.
     tls: ssl.SSLContext | None = None
     drop_handshakes = 0
+    drop_lock = threading.Lock()
 
     def get_request(self) -> tuple[socket.socket, object]:
         """Accept only: the TLS handshake runs in the connection's own thread (as Netty runs it on an event
         loop), so one slow or failing handshake does not hold up the others. Wrapping the listening socket
-        would handshake every connection in turn in this accepting thread."""
+        would handshake every connection in turn in this accepting thread. A connection to drop stays a plain
+        socket, which its thread recognises."""
         connection, address = self.socket.accept()
-        if self.tls is None:
+        if self.tls is None or self.take_drop():
             return connection, address
-        if self.drop_handshakes > 0:
-            self.drop_handshakes -= 1
-            # As a proxy dropping a connection mid-handshake: read the ClientHello, then close (the client sees
-            # EOF where it expected the ServerHello). socketserver skips a connection whose accept raised OSError.
-            connection.settimeout(HANDSHAKE_TIMEOUT)
-            with connection:
-                connection.recv(65536)
-            raise ConnectionAbortedError("handshake dropped on purpose")
         return self.tls.wrap_socket(connection, server_side=True, do_handshake_on_connect=False), address
+
+    def take_drop(self) -> bool:
+        with self.drop_lock:
+            if self.drop_handshakes <= 0:
+                return False
+            self.drop_handshakes -= 1
+            return True
 
 
 class StandinServer:
@@ -98,6 +100,7 @@ class StandinServer:
         self._server = _Server((host, port), handler)
         self._server.daemon_threads = True
         self._server.tls = ssl_context
+        self._server.drop_lock = threading.Lock()
         self.scheme = "https" if ssl_context is not None else "http"
         self._thread = threading.Thread(
             target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="standin", daemon=True
@@ -111,7 +114,8 @@ class StandinServer:
 
     def drop_next_handshakes(self, count: int) -> None:
         """Fault injection: close the next `count` TLS connections after their ClientHello, unanswered."""
-        self._server.drop_handshakes = count
+        with self._server.drop_lock:
+            self._server.drop_handshakes = count
 
     def close(self) -> None:
         self._server.shutdown()
@@ -136,6 +140,13 @@ def _handler_class(owner: StandinServer) -> type[BaseHTTPRequestHandler]:
             """Silence the default per-request stderr line."""
 
         def handle(self) -> None:
+            if owner.scheme == "https" and not isinstance(self.connection, ssl.SSLSocket):
+                # A connection chosen to drop: as a proxy dropping it mid-handshake, read the ClientHello and
+                # close (the client sees EOF where it expected the ServerHello).
+                with contextlib.suppress(OSError):
+                    self.connection.settimeout(HANDSHAKE_TIMEOUT)
+                    self.connection.recv(65536)
+                return
             if isinstance(self.connection, ssl.SSLSocket):
                 try:
                     self.connection.settimeout(HANDSHAKE_TIMEOUT)

@@ -449,10 +449,12 @@ def test_libyaml_composes_in_c_only_what_it_can_bound(text: str, fast: bool, mon
     assert used == [fast]
 
 
-def test_a_scalar_inside_the_deepest_allowed_collection_is_read(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("alias", ["", "b: &x 1\nc: *x\n"], ids=["plain", "alias-elsewhere"])
+def test_a_scalar_inside_the_deepest_allowed_collection_is_read(monkeypatch: pytest.MonkeyPatch, alias: str) -> None:
     # The fast loader counts a scalar as a level and trips on it; the streaming loader counts collections only
-    # and reads it: the fast path hands over, it never refuses what the bounds allow.
-    text = "a: " + "[" * (MAX_DEPTH - 1) + "1" + "]" * (MAX_DEPTH - 1) + "\n"
+    # and reads it: the fast path hands over, it never refuses what the bounds allow. An alias anywhere in the
+    # file makes the alias walk measure heights too, by the same rule.
+    text = alias + "a: " + "[" * (MAX_DEPTH - 1) + "1" + "]" * (MAX_DEPTH - 1) + "\n"
     for libyaml in (True, False):
         monkeypatch.setattr(file_loader, "LIBYAML", libyaml and yaml.__with_libyaml__)
         loaded = file_loader.load_yaml(text, "f.yaml", lambda _node: None)
@@ -461,3 +463,14 @@ def test_a_scalar_inside_the_deepest_allowed_collection_is_read(monkeypatch: pyt
         while isinstance(value, list):
             value, depth = value[0], depth + 1
         assert (value, depth) == (1, MAX_DEPTH)
+
+
+@pytest.mark.parametrize("libyaml", [True, False], ids=["libyaml", "python"])
+def test_aliases_that_nest_past_the_depth_are_refused_and_one_level_less_is_read(libyaml: bool) -> None:
+    # The anchored value nests 63 lists inside the top mapping (64 levels, allowed where it stands); used inside
+    # one more list it would nest 65, which only the alias walk sees.
+    anchored = "a: &a " + "[" * (MAX_DEPTH - 1) + "]" * (MAX_DEPTH - 1) + "\n"
+    assert _parse_with(libyaml, anchored + "b: [*a]\n") == (
+        f"f.yaml:1: aliases nest this value deeper than {MAX_DEPTH} levels"
+    )
+    assert "deeper" not in _parse_with(libyaml, anchored + "b: *a\n")

@@ -412,3 +412,16 @@ def test_a_handshake_dropped_every_time_is_one_line_after_the_retries(double: Es
         f"error: read cluster version: cannot reach {double.url}: the connection was closed during TLS "
         "(after 4 attempts)\n"
     )
+
+
+def test_a_silent_connection_being_dropped_holds_up_no_other(run: Cli, double: EsDouble, file: Path) -> None:
+    """The stand-in accepts in one thread and handshakes (or drops) in each connection's own: a client that
+    connects and says nothing must not stall the clients after it, as it did when the accepting thread waited."""
+    host, port = double.url.removeprefix("https://").rsplit(":", 1)
+    double.server.drop_next_handshakes(1)
+    with socket.create_connection((host, int(port))) as silent:
+        result = run("plan", "-f", str(file))
+        assert result.exit_code == 2, result.output
+        silent.setblocking(False)
+        with pytest.raises(BlockingIOError):  # still open: its own thread is still waiting for a ClientHello
+            silent.recv(1)
