@@ -62,6 +62,23 @@ def write_outputs(directory: Path, deployments: dict[str, Any] | None = None) ->
     return path
 
 
+def cluster_one(double: EsDouble, deployment: str | None = None) -> tuple[list[dict[str, str]], dict[str, str]]:
+    """A `clusters:` entry named `one` (with its own deployment, if given) and the environment that serves it."""
+    entry = {
+        "name": "one",
+        "url_env": "MANAGED_LLM_ONE_URL",
+        "api_key_env": "MANAGED_LLM_ONE_API_KEY",
+        "ca_certs_env": "MANAGED_LLM_ONE_CA_CERTS",
+    }
+    env = {
+        "MANAGED_LLM_ONE_URL": double.url,
+        "MANAGED_LLM_ONE_API_KEY": encoded_api_key("admin"),
+        "MANAGED_LLM_ONE_CA_CERTS": str(double.ca_path),
+        **BEDROCK_ENV,
+    }
+    return [entry | ({"deployment": deployment} if deployment else {})], env
+
+
 @pytest.fixture
 def team_a(tmp_path: Path) -> Path:
     return write_file(
@@ -111,17 +128,8 @@ def test_an_arn_of_the_files_own_deployment_is_accepted(run: Cli, double: EsDoub
 
 
 def test_a_clusters_deployment_wins_over_the_files(double: EsDouble, tmp_path: Path) -> None:
-    clusters = [
-        {"name": "one", "url_env": "MANAGED_LLM_ONE_URL", "api_key_env": "MANAGED_LLM_ONE_API_KEY",
-         "ca_certs_env": "MANAGED_LLM_ONE_CA_CERTS", "deployment": "team-b"},
-    ]  # fmt: skip
+    clusters, env = cluster_one(double, deployment="team-b")
     file = write_file(tmp_path, [endpoint("llm")], [], deployment="team-a", clusters=clusters)
-    env = {
-        "MANAGED_LLM_ONE_URL": double.url,
-        "MANAGED_LLM_ONE_API_KEY": encoded_api_key("admin"),
-        "MANAGED_LLM_ONE_CA_CERTS": str(double.ca_path),
-        **BEDROCK_ENV,
-    }
     result = Cli(env)("plan", "-f", str(file), "--stack-outputs", str(write_outputs(tmp_path)))
     assert result.exit_code == 2, result.output
     assert f"deployment team-b, endpoint llm: model {V2} -> {TEAM_B}" in result.stdout
@@ -368,20 +376,10 @@ def test_a_pin_gives_a_file_without_deployment_its_deployment(run: Cli, double: 
 
 
 def test_each_cluster_of_a_fleet_has_its_own_pin(double: EsDouble, tmp_path: Path) -> None:
-    clusters = [
-        {"name": "one", "url_env": "MANAGED_LLM_ONE_URL", "api_key_env": "MANAGED_LLM_ONE_API_KEY",
-         "ca_certs_env": "MANAGED_LLM_ONE_CA_CERTS", "deployment": "team-b"},
-    ]  # fmt: skip
+    clusters, env = cluster_one(double, deployment="team-b")
     file = write_file(tmp_path, [endpoint("llm")], [], deployment="team-a", clusters=clusters)
-    env = {
-        "MANAGED_LLM_ONE_URL": double.url,
-        "MANAGED_LLM_ONE_API_KEY": encoded_api_key("admin"),
-        "MANAGED_LLM_ONE_CA_CERTS": str(double.ca_path),
-        # The single-cluster pin does not speak for cluster one; its own does.
-        "MANAGED_LLM_DEPLOYMENT": "team-b",
-        "MANAGED_LLM_ONE_DEPLOYMENT": "team-a",
-        **BEDROCK_ENV,
-    }
+    # The single-cluster pin does not speak for cluster one; its own does.
+    env |= {"MANAGED_LLM_DEPLOYMENT": "team-b", "MANAGED_LLM_ONE_DEPLOYMENT": "team-a"}
     result = Cli(env)("plan", "-f", str(file), "--stack-outputs", str(write_outputs(tmp_path)))
     assert result.exit_code == 1
     assert "the file puts cluster one in deployment team-b, but MANAGED_LLM_ONE_DEPLOYMENT pins it to team-a" in (
@@ -411,18 +409,9 @@ def test_a_files_only_cluster_is_pinned_by_its_own_variable_in_every_command(
 ) -> None:
     """Without --cluster, a command on a file with one `clusters:` entry works on that cluster: its deployment
     and its pin are that cluster's (verify and rotate-credentials once read the file's top-level ones)."""
-    clusters = [
-        {"name": "one", "url_env": "MANAGED_LLM_ONE_URL", "api_key_env": "MANAGED_LLM_ONE_API_KEY",
-         "ca_certs_env": "MANAGED_LLM_ONE_CA_CERTS"},
-    ]  # fmt: skip
+    clusters, env = cluster_one(double)
     file = write_file(tmp_path, [endpoint("llm")], [], deployment="team-b", clusters=clusters)
-    env = {
-        "MANAGED_LLM_ONE_URL": double.url,
-        "MANAGED_LLM_ONE_API_KEY": encoded_api_key("admin"),
-        "MANAGED_LLM_ONE_CA_CERTS": str(double.ca_path),
-        "MANAGED_LLM_ONE_DEPLOYMENT": "team-a",
-        **BEDROCK_ENV,
-    }
+    env["MANAGED_LLM_ONE_DEPLOYMENT"] = "team-a"
     result = Cli(env)(command, "-f", str(file), "--stack-outputs", str(write_outputs(tmp_path)))
     assert result.exit_code == 1, result.output
     assert "the file puts cluster one in deployment team-b, but MANAGED_LLM_ONE_DEPLOYMENT pins it to team-a" in (
