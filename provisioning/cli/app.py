@@ -36,7 +36,9 @@ if TYPE_CHECKING:
     from provisioning.adapters.es_client import EsClient
     from provisioning.adapters.kibana_client import KibanaClient
     from provisioning.adapters.settings import ConnectionSettings
+    from provisioning.core.deployments import Resolution
     from provisioning.core.model import DesiredState
+    from provisioning.core.stack_outputs import StackOutputs
 
 
 def _es_client(settings: ConnectionSettings) -> EsClient:
@@ -93,14 +95,17 @@ class CliContext:
             settings = replace(settings, connections=connections)
         return _warn_about(settings, "ELASTICSEARCH")
 
-    def deployment_of(self, desired: DesiredState, cluster: str | None, file_name: str) -> str | None:
-        """The cluster's deployment: the pipeline's pin from this environment when set, else the file's."""
+    def resolve(
+        self, desired: DesiredState, cluster: str | None, stack: StackOutputs | None, file_name: str
+    ) -> tuple[DesiredState, Resolution | None]:
+        """A cluster's deployment resolved against the stack outputs: the pipeline's pin from this environment
+        when set, else the file's deployment (provisioning/core/deployments.py). Every command goes through here."""
         from provisioning.adapters import environment
-        from provisioning.core.deployments import deployment_for, pin_variable
+        from provisioning.core.deployments import deployment_for, pin_variable, resolve
         from provisioning.core.errors import ConfigError
 
         pinned = environment.read(self.environ, pin_variable(cluster), ConfigError)
-        return deployment_for(desired, cluster, pinned, file_name)
+        return resolve(desired, deployment_for(desired, cluster, pinned, file_name), stack, file_name)
 
     def credentials(
         self, desired: DesiredState, deployment_secret: str | None = None

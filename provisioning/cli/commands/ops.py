@@ -60,7 +60,6 @@ def verify(
     """
     from provisioning.adapters.file_loader import load_file
     from provisioning.cli.fanout import _one_target, _secrets
-    from provisioning.core.deployments import resolve
     from provisioning.ops.evidence import verify as verify_deployment
 
     desired = load_file(file_)
@@ -68,7 +67,7 @@ def verify(
     target = _one_target(context, desired, es_url, cluster)
     settings = target.context.settings(es_url)
     given = stack if stack_outputs is not None else None
-    state, resolution = resolve(desired, context.deployment_of(desired, target.name, str(file_)), given, str(file_))
+    state, resolution = context.resolve(desired, target.name, given, str(file_))
     with context.connect(settings) as client:
         report = verify_deployment(state, stack, client, settings, resolution)
     emit(report, output, sys.stdout, View(secrets=tuple(_secrets(context.environ))))
@@ -152,19 +151,13 @@ def rotate_credentials(
     from provisioning.adapters.credentials import from_secret
     from provisioning.adapters.file_loader import load_file
     from provisioning.cli.fanout import _one_target
-    from provisioning.core.deployments import resolve
     from provisioning.ops.rotate import rotate
 
     desired = load_file(file_)
     stack = _stack(desired, file_, stack_outputs)
     # A cluster of a deployment gets its deployment's key, never the stack's first one.
     target = _one_target(context, desired, es_url, cluster)
-    _, resolution = resolve(
-        desired,
-        context.deployment_of(desired, target.name, str(file_)),
-        stack if stack_outputs is not None else None,
-        str(file_),
-    )
+    _, resolution = context.resolve(desired, target.name, stack if stack_outputs is not None else None, str(file_))
     arn = resolution.credentials_secret_arn if resolution is not None else stack.credentials_secret_arn
     if arn is None:
         raise ConfigError(

@@ -54,12 +54,9 @@ def _resolve_all(
 ) -> Resolved:
     """Each target's deployment resolved against the stack outputs, before any request: a refusal stops all."""
     from provisioning.adapters.file_loader import load_stack_outputs
-    from provisioning.core.deployments import resolve
 
     stack = load_stack_outputs(stack_outputs) if stack_outputs is not None else None
-    return {
-        t.name: resolve(desired, context.deployment_of(desired, t.name, str(file_)), stack, str(file_)) for t in targets
-    }
+    return {t.name: context.resolve(desired, t.name, stack, str(file_)) for t in targets}
 
 
 def _secret_of(resolution: Resolution | None) -> str | None:
