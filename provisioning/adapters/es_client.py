@@ -42,7 +42,15 @@ from elasticsearch import (
 
 from provisioning.adapters.credentials import BedrockCredentials
 from provisioning.adapters.redact import redact
-from provisioning.adapters.retry import RETRY_ON_STATUS, Call, GaveUp, RetryPolicy, Verdict, dropped_during_tls
+from provisioning.adapters.retry import (
+    DROPPED_DURING_TLS,
+    RETRY_ON_STATUS,
+    Call,
+    GaveUp,
+    RetryPolicy,
+    Verdict,
+    dropped_during_tls,
+)
 from provisioning.adapters.settings import ConnectionSettings
 from provisioning.core.diff import References
 from provisioning.core.errors import AlreadyExists, ClusterError
@@ -560,7 +568,7 @@ def _connection_cause(exc: ConnectionError) -> str:
     if "Connection refused" in text:
         return "connection refused"
     if isinstance(exc, TlsError) and dropped_during_tls(exc):
-        return "the connection was closed during TLS"
+        return DROPPED_DURING_TLS
     if "reset" in text.lower():
         return "connection reset"
     return type(exc.errors[0]).__name__ if getattr(exc, "errors", None) else "connection failed"

@@ -17,6 +17,7 @@ import urllib3
 from provisioning.adapters.redact import redact
 from provisioning.adapters.retry import (
     DEFAULT_TIMEOUT,
+    DROPPED_DURING_TLS,
     RETRY_ON_STATUS,
     GaveUp,
     RetryPolicy,
@@ -117,7 +118,7 @@ class KibanaClient:
                 response = last.response
             else:
                 if isinstance(last, urllib3.exceptions.SSLError) and dropped_during_tls(last):
-                    cause = "the connection was closed during TLS"
+                    cause = DROPPED_DURING_TLS
                 elif isinstance(last, urllib3.exceptions.SSLError):
                     cause = "TLS certificate verification failed; set KIBANA_CA_CERTS to Kibana's CA certificate"
                 elif isinstance(last, urllib3.exceptions.TimeoutError):

@@ -34,6 +34,8 @@ _DELTA_SECONDS = re.compile(r"[0-9]+")
 # call a connection error) or as an SSL EOF (which they call a TLS error). Both are the same fault; a failed
 # certificate check (ssl.SSLCertVerificationError) or protocol mismatch is not, and never heals by itself.
 _DROPPED = (ssl.SSLEOFError, ssl.SSLZeroReturnError, ConnectionResetError, BrokenPipeError)
+# How either client words such a failure once the retries are spent.
+DROPPED_DURING_TLS = "the connection was closed during TLS"
 
 
 class Call(StrEnum):
